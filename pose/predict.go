@@ -1,0 +1,227 @@
+package pose
+
+import (
+	"context"
+	"fmt"
+	"image"
+
+	"github.com/bsampose/bsampose/coco"
+	"github.com/bsampose/bsampose/heatmap"
+	"github.com/bsampose/bsampose/pose/data"
+)
+
+// Forwarder is anything that turns a batch of network inputs into
+// heatmaps: the gorgonia Net in eval mode, or a folded inference network.
+// x: m*3*H*W NCHW; the result: m*K*h*w, valid until the next call.
+type Forwarder interface {
+	Forward(x []float32, m int) ([]float32, error)
+}
+
+// Predictor turns network inputs into keypoints in image pixels. It is
+// the one inference path used by predict, eval, training's validation and
+// the web server.
+type Predictor struct {
+	Net       Forwarder
+	Codec     heatmap.MSRA
+	K         int
+	FlipPairs [][2]int
+	Flip      bool // flip test: also run the mirrored input and average
+
+	xflip []float32
+	hm    []float32
+	pts   []heatmap.Point
+	pts2  []heatmap.Point
+	sc    []float32
+	sc2   []float32
+}
+
+// Person is the prediction for one person crop, in image pixels.
+type Person struct {
+	Keypoints []coco.Keypoint // V = 2 for every joint (predicted)
+	Scores    []float64       // per-joint confidence (heatmap peak)
+	Score     float64         // mean joint confidence
+}
+
+// Predict runs the network on m crops x (m*3*H*W, NCHW, normalised) whose
+// affines map image pixels to input pixels, and returns one Person per crop.
+func (p *Predictor) Predict(x []float32, m int, affines []data.Affine) ([]Person, error) {
+	W, H := p.Codec.InputW, p.Codec.InputH
+	hw, hh := p.Codec.W, p.Codec.H
+	K := p.K
+	if len(x) != m*3*H*W || len(affines) != m {
+		return nil, fmt.Errorf("pose: predict: %d inputs and %d affines for %d crops of 3x%dx%d", len(x), len(affines), m, H, W)
+	}
+	hm, err := p.Net.Forward(x, m)
+	if err != nil {
+		return nil, err
+	}
+	if len(hm) != m*K*hh*hw {
+		return nil, fmt.Errorf("pose: predict: network gave %d values, want %d (%dx%dx%dx%d)", len(hm), m*K*hh*hw, m, K, hh, hw)
+	}
+	p.hm = append(p.hm[:0], hm...)
+	var hmf []float32
+	if p.Flip {
+		p.xflip = mirrorInput(p.xflip, x, m*3*H, W)
+		f, err := p.Net.Forward(p.xflip, m)
+		if err != nil {
+			return nil, err
+		}
+		hmf = f
+	}
+	p.pts = grow(p.pts, K)
+	p.pts2 = grow(p.pts2, K)
+	p.sc = growf(p.sc, K)
+	p.sc2 = growf(p.sc2, K)
+	// Mirroring input x to W-1-x and heatmap columns to hw-1-c leaves a
+	// constant offset of s-1 input pixels (s = W/hw) with heatmap x =
+	// input x / s; add it back to the flipped decode.
+	flipShift := float64(W)/float64(hw) - 1
+	out := make([]Person, m)
+	n := K * hh * hw
+	for i := 0; i < m; i++ {
+		p.Codec.DecodeInto(p.hm[i*n:(i+1)*n], p.pts, p.sc)
+		if p.Flip {
+			one := hmf[i*n : (i+1)*n]
+			heatmap.FlipBack(one, K, hh, hw, p.FlipPairs)
+			p.Codec.DecodeInto(one, p.pts2, p.sc2)
+			for k := 0; k < K; k++ {
+				p.pts[k].X = (p.pts[k].X + p.pts2[k].X + flipShift) / 2
+				p.pts[k].Y = (p.pts[k].Y + p.pts2[k].Y) / 2
+				p.sc[k] = (p.sc[k] + p.sc2[k]) / 2
+			}
+		}
+		inv := affines[i].Invert()
+		per := Person{Keypoints: make([]coco.Keypoint, K), Scores: make([]float64, K)}
+		var s float64
+		for k := 0; k < K; k++ {
+			ix, iy := inv.Apply(p.pts[k].X, p.pts[k].Y)
+			per.Keypoints[k] = coco.Keypoint{X: ix, Y: iy, V: 2}
+			per.Scores[k] = float64(p.sc[k])
+			s += float64(p.sc[k])
+		}
+		per.Score = s / float64(K)
+		out[i] = per
+	}
+	return out, nil
+}
+
+// mirrorInput writes x with every row (rows of length w) reversed.
+func mirrorInput(dst, x []float32, rows, w int) []float32 {
+	dst = growf(dst, len(x))
+	for r := 0; r < rows; r++ {
+		src, d := x[r*w:(r+1)*w], dst[r*w:(r+1)*w]
+		for j := range src {
+			d[w-1-j] = src[j]
+		}
+	}
+	return dst
+}
+
+func grow(s []heatmap.Point, n int) []heatmap.Point {
+	if cap(s) < n {
+		return make([]heatmap.Point, n)
+	}
+	return s[:n]
+}
+
+func growf(s []float32, n int) []float32 {
+	if cap(s) < n {
+		return make([]float32, n)
+	}
+	return s[:n]
+}
+
+// Metrics are the validation numbers of one evaluation.
+type Metrics struct {
+	PCK      float64    `json:"pck"`   // PCK@0.2 normalised by the box's longer side
+	PCK01    float64    `json:"pck01"` // PCK@0.1, same normalisation
+	PerJoint []float64  `json:"pck_per_joint"`
+	OKS      coco.Stats `json:"oks"`
+	Persons  int        `json:"persons"`
+}
+
+// Evaluator predicts every person of a dataset (ground-truth boxes) and
+// scores the predictions. Training's per-epoch validation and
+// `posetrain eval --model` share it.
+type Evaluator struct {
+	DS      *coco.Dataset
+	Items   []data.Item
+	Loader  *data.Loader
+	Pred    *Predictor
+	Results []coco.Result // of the last Run
+}
+
+// NewEvaluator builds an evaluator over the persons of ds.
+func NewEvaluator(ds *coco.Dataset, imagesDir string, net Forwarder, codec heatmap.MSRA, dcfg data.Config, batch, workers int, flip bool) *Evaluator {
+	items := data.Items(ds, imagesDir)
+	ld, err := data.NewLoader(items, dcfg, nil, codec, ds.Schema.FlipPairs, batch, workers, 0)
+	if err != nil {
+		panic(err) // only invalid sizes, which the caller validated
+	}
+	return &Evaluator{
+		DS: ds, Items: items, Loader: ld,
+		Pred: &Predictor{Net: net, Codec: codec, K: ds.Schema.K(), FlipPairs: ds.Schema.FlipPairs, Flip: flip},
+	}
+}
+
+// Run predicts all persons and returns PCK@0.2, PCK@0.1 and OKS AP/AR.
+func (e *Evaluator) Run(ctx context.Context) (*Metrics, error) {
+	var preds, gts [][]coco.Keypoint
+	var norms []float64
+	e.Results = e.Results[:0]
+	for b, err := range e.Loader.Epoch(ctx, 0) {
+		if err != nil {
+			return nil, err
+		}
+		people, err := e.Pred.Predict(b.X, b.N, b.Affines)
+		if err != nil {
+			return nil, err
+		}
+		for i, per := range people {
+			it := b.Items[i]
+			preds = append(preds, per.Keypoints)
+			gts = append(gts, it.Keypoints)
+			norms = append(norms, coco.BoxNorm(it.Box))
+			e.Results = append(e.Results, coco.Result{
+				ImageID: it.ImageID, CategoryID: e.DS.CategoryID,
+				Keypoints: per.Keypoints, KeypointScores: per.Scores, Score: per.Score,
+			})
+		}
+	}
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	m := &Metrics{Persons: len(preds)}
+	m.PCK, m.PerJoint = coco.PCK(preds, gts, norms, 0.2)
+	m.PCK01, _ = coco.PCK(preds, gts, norms, 0.1)
+	m.OKS = coco.EvaluateOKS(e.DS, e.Results, e.DS.Schema.Sigmas)
+	return m, nil
+}
+
+// SchemaOf converts a dataset schema to its stored form.
+func SchemaOf(s coco.Schema) SchemaMeta {
+	return SchemaMeta{Names: s.Names, Skeleton: s.Skeleton, FlipPairs: s.FlipPairs, Sigmas: s.Sigmas}
+}
+
+// Schema converts the stored schema back.
+func (s SchemaMeta) Schema() coco.Schema {
+	return coco.Schema{Names: s.Names, Skeleton: s.Skeleton, FlipPairs: s.FlipPairs, Sigmas: s.Sigmas}
+}
+
+// PredictImage runs the network on one box per person of img (image
+// pixels, [x, y, w, h]); dcfg gives the padding and normalisation the model
+// was trained with.
+func (p *Predictor) PredictImage(img image.Image, boxes []coco.Box, dcfg data.Config) ([]Person, error) {
+	W, H := p.Codec.InputW, p.Codec.InputH
+	dcfg.InputW, dcfg.InputH = W, H
+	x := make([]float32, len(boxes)*3*H*W)
+	affines := make([]data.Affine, len(boxes))
+	for i, b := range boxes {
+		if !(b.W > 0 && b.H > 0) {
+			return nil, fmt.Errorf("pose: predict: box %d %v has no area", i, b)
+		}
+		affines[i] = dcfg.Transform(b, data.Params{})
+		data.Warp(x[i*3*H*W:(i+1)*3*H*W], img, affines[i], W, H, dcfg.Mean, dcfg.Std)
+	}
+	return p.Predict(x, len(boxes), affines)
+}

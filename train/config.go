@@ -1,0 +1,140 @@
+package train
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/bsampose/bsampose/pose"
+)
+
+// Config is everything a training run is made from. It is stored in every
+// checkpoint so that --resume can refuse a run whose settings changed.
+type Config struct {
+	Ann       string `json:"ann"`
+	Images    string `json:"images"`
+	ValAnn    string `json:"val_ann,omitempty"`
+	ValImages string `json:"val_images,omitempty"`
+
+	Preset string  `json:"preset"`
+	InputH int     `json:"input_h"`
+	InputW int     `json:"input_w"`
+	Sigma  float64 `json:"sigma"` // heatmap Gaussian sigma in heatmap px; 0 = heatmap.DefaultSigma
+
+	Epochs      int     `json:"epochs"`
+	BatchSize   int     `json:"batch_size"`
+	LR          float64 `json:"lr"`
+	LRSchedule  string  `json:"lr_schedule"`        // "cosine" | "step"
+	LRSteps     []int   `json:"lr_steps,omitempty"` // epochs at which "step" multiplies the LR by LRGamma
+	LRGamma     float64 `json:"lr_gamma"`
+	WarmupIters int     `json:"warmup_iters"`
+	WarmupRatio float64 `json:"warmup_ratio"` // LR at iteration 0 = WarmupRatio*LR
+
+	Optim       string  `json:"optim"` // sgd | adam | adamw | sam | bsam
+	Base        string  `json:"base"`  // base optimizer of sam/bsam: sgd | adam | adamw
+	Momentum    float64 `json:"momentum"`
+	WeightDecay float64 `json:"weight_decay"`
+	RhoMax      float64 `json:"rho_max"`
+	RhoMin      float64 `json:"rho_min"`
+	FromCenter  bool    `json:"bsam_from_center"`
+
+	// Augmentation (training only).
+	ScaleFactor float64 `json:"scale_factor"` // scale drawn in [1-s, 1+s]
+	RotFactor   float64 `json:"rot_factor"`   // degrees
+	RotProb     float64 `json:"rot_prob"`
+	FlipProb    float64 `json:"flip_prob"`
+
+	Workers  int    `json:"-"`
+	CacheMB  int64  `json:"-"` // decoded-image cache in MiB
+	Resume   bool   `json:"-"`
+	Seed     int64  `json:"seed"`
+	Out      string `json:"-"`
+	ValFlip  bool   `json:"val_flip"`
+	MaxSteps int    `json:"-"` // stop after this many optimizer steps in total (0: no limit); for tests
+	LogEvery int    `json:"-"` // metrics-log period in steps (default 1)
+}
+
+// Defaults returns the recipe of the training issue: posenet-s at 128x96,
+// Adam lr 1e-3 with cosine decay to 0, batch 32, no weight decay, scale
+// 0.75-1.25, rotation ±30° with probability 0.6, flip 0.5.
+func Defaults() Config {
+	return Config{
+		Preset:      "posenet-s",
+		Epochs:      16,
+		BatchSize:   32,
+		LR:          1e-3,
+		LRSchedule:  "cosine",
+		LRGamma:     0.1,
+		WarmupRatio: 0.001,
+		Optim:       "adam",
+		Base:        "adam",
+		Momentum:    0.9,
+		RhoMax:      0.05,
+		RhoMin:      0.05,
+		ScaleFactor: 0.25,
+		RotFactor:   30,
+		RotProb:     0.6,
+		FlipProb:    0.5,
+		Workers:     2,
+		CacheMB:     512,
+		Seed:        1,
+		Out:         "runs/default",
+		LogEvery:    1,
+	}
+}
+
+// Validate fills derived defaults and reports the first invalid setting.
+func (c *Config) Validate() error {
+	if c.Ann == "" || c.Images == "" {
+		return fmt.Errorf("train: --ann and --images are required")
+	}
+	if (c.ValAnn == "") != (c.ValImages == "") {
+		return fmt.Errorf("train: --val-ann and --val-images go together")
+	}
+	known := false
+	for _, p := range pose.Presets() {
+		known = known || p == c.Preset
+	}
+	if !known {
+		return fmt.Errorf("train: unknown preset %q (have %s)", c.Preset, strings.Join(pose.Presets(), ", "))
+	}
+	if c.InputH == 0 || c.InputW == 0 {
+		c.InputH, c.InputW = pose.DefaultInput(c.Preset)
+	}
+	if c.InputH%4 != 0 || c.InputW%4 != 0 || c.InputH <= 0 || c.InputW <= 0 {
+		return fmt.Errorf("train: --input %dx%d: both sides must be positive multiples of 4", c.InputH, c.InputW)
+	}
+	if c.Preset == "posenet-s" && (c.InputH%16 != 0 || c.InputW%16 != 0) {
+		return fmt.Errorf("train: --input %dx%d: posenet-s needs multiples of 16", c.InputH, c.InputW)
+	}
+	if c.Epochs <= 0 || c.BatchSize <= 0 {
+		return fmt.Errorf("train: --epochs and --batch-size must be positive")
+	}
+	if !(c.LR > 0) {
+		return fmt.Errorf("train: --lr must be positive")
+	}
+	switch c.LRSchedule {
+	case "cosine", "step":
+	default:
+		return fmt.Errorf("train: --lr-schedule %q: want cosine or step", c.LRSchedule)
+	}
+	switch c.Optim {
+	case "sgd", "adam", "adamw", "sam", "bsam":
+	default:
+		return fmt.Errorf("train: --optim %q: want sgd, adam, adamw, sam or bsam", c.Optim)
+	}
+	switch c.Base {
+	case "sgd", "adam", "adamw":
+	default:
+		return fmt.Errorf("train: --base %q: want sgd, adam or adamw", c.Base)
+	}
+	if c.RhoMax < 0 || c.RhoMin < 0 {
+		return fmt.Errorf("train: --rho-max and --rho-min must not be negative")
+	}
+	if c.Workers <= 0 {
+		c.Workers = 1
+	}
+	if c.LogEvery <= 0 {
+		c.LogEvery = 1
+	}
+	return nil
+}
