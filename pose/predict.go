@@ -220,7 +220,7 @@ func (p *Predictor) PredictImage(img image.Image, boxes []coco.Box, dcfg data.Co
 		if !(b.W > 0 && b.H > 0) {
 			return nil, fmt.Errorf("pose: predict: box %d %v has no area", i, b)
 		}
-		affines[i] = dcfg.Transform(b, data.Params{})
+		affines[i] = dcfg.Transform(data.Item{Box: b}, data.Params{})
 		data.Warp(x[i*3*H*W:(i+1)*3*H*W], img, affines[i], W, H, dcfg.Mean, dcfg.Std)
 	}
 	return p.Predict(x, len(boxes), affines)

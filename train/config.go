@@ -103,9 +103,6 @@ func (c *Config) Validate() error {
 	if c.InputH%4 != 0 || c.InputW%4 != 0 || c.InputH <= 0 || c.InputW <= 0 {
 		return fmt.Errorf("train: --input %dx%d: both sides must be positive multiples of 4", c.InputH, c.InputW)
 	}
-	if c.Preset == "posenet-s" && (c.InputH%16 != 0 || c.InputW%16 != 0) {
-		return fmt.Errorf("train: --input %dx%d: posenet-s needs multiples of 16", c.InputH, c.InputW)
-	}
 	if c.Epochs <= 0 || c.BatchSize <= 0 {
 		return fmt.Errorf("train: --epochs and --batch-size must be positive")
 	}

@@ -22,6 +22,10 @@ import (
 // the last checkpoint then holds the state at the interruption.
 var ErrInterrupted = errors.New("train: interrupted; resume with --resume")
 
+// lossHook lets tests replace the loss of a step (1-based) to simulate a
+// divergence or an interruption.
+var lossHook func(step int, loss float64) float64
+
 // Summary is the final record of a run, also written as summary.json.
 type Summary struct {
 	Epochs      int           `json:"epochs"`
@@ -196,6 +200,9 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Summary, error) 
 			loss, err := stepper.Step(params, grad)
 			if err != nil {
 				return nil, fmt.Errorf("train: step %d: %w", state.Step+1, err)
+			}
+			if lossHook != nil {
+				loss = lossHook(state.Step+1, loss)
 			}
 			if math.IsNaN(loss) || math.IsInf(loss, 0) {
 				return nil, fmt.Errorf("train: step %d (epoch %d): loss is %v; stopped, %s keeps the last good state", state.Step+1, epoch+1, loss, lastPath)
