@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"image"
+	"path/filepath"
 
 	"github.com/bsampose/bsampose/coco"
 	"github.com/bsampose/bsampose/heatmap"
@@ -131,44 +132,101 @@ func growf(s []float32, n int) []float32 {
 	return s[:n]
 }
 
-// Metrics are the validation numbers of one evaluation.
+// Metrics are the numbers of one evaluation.
 type Metrics struct {
-	PCK      float64    `json:"pck"`   // PCK@0.2 normalised by the box's longer side
+	PCK      float64    `json:"pck"`   // PCK at PCKThr (default 0.2), normalised by PCKNorm; -1 with detection boxes
 	PCK01    float64    `json:"pck01"` // PCK@0.1, same normalisation
-	PerJoint []float64  `json:"pck_per_joint"`
+	PCKThr   float64    `json:"pck_thr"`
+	PCKNorm  string     `json:"pck_norm"`
+	PerJoint []float64  `json:"pck_per_joint"` // at PCKThr; -1 for joints never labeled
 	OKS      coco.Stats `json:"oks"`
 	Persons  int        `json:"persons"`
 }
 
-// Evaluator predicts every person of a dataset (ground-truth boxes) and
-// scores the predictions. Training's per-epoch validation and
-// `posetrain eval --model` share it.
+// Evaluator predicts every person of a dataset and scores the predictions.
+// Training's per-epoch validation and `posetrain eval --model` share it.
+//
+// By default the persons are the ground-truth boxes (crowd-free, at least
+// one labeled joint) and PCK is computed against them. With detection
+// boxes (UseDetections) every detection is a person; its result score is
+// the detection score times the mean joint confidence, and PCK is not
+// defined (-1).
 type Evaluator struct {
 	DS      *coco.Dataset
 	Items   []data.Item
 	Loader  *data.Loader
 	Pred    *Predictor
+	PCKThr  float64       // default 0.2
+	PCKNorm string        // "bbox" (longer side of the box, default) or "torso"
+	Sigmas  []float64     // OKS sigmas; nil: the schema's
 	Results []coco.Result // of the last Run
+
+	useDets   bool
+	detScores []float64 // with detections: the score of each item
+	dcfg      data.Config
+	codec     heatmap.MSRA
+	batch     int
+	workers   int
 }
 
-// NewEvaluator builds an evaluator over the persons of ds.
+// NewEvaluator builds an evaluator over the ground-truth persons of ds.
 func NewEvaluator(ds *coco.Dataset, imagesDir string, net Forwarder, codec heatmap.MSRA, dcfg data.Config, batch, workers int, flip bool) *Evaluator {
-	items := data.Items(ds, imagesDir)
-	ld, err := data.NewLoader(items, dcfg, nil, codec, ds.Schema.FlipPairs, batch, workers, 0)
+	e := &Evaluator{
+		DS: ds, PCKThr: 0.2, PCKNorm: "bbox",
+		Pred:  &Predictor{Net: net, Codec: codec, K: ds.Schema.K(), FlipPairs: ds.Schema.FlipPairs, Flip: flip},
+		dcfg:  dcfg,
+		codec: codec, batch: batch, workers: workers,
+	}
+	e.setItems(data.Items(ds, imagesDir))
+	return e
+}
+
+func (e *Evaluator) setItems(items []data.Item) {
+	ld, err := data.NewLoader(items, e.dcfg, nil, e.codec, e.DS.Schema.FlipPairs, e.batch, e.workers, 0)
 	if err != nil {
 		panic(err) // only invalid sizes, which the caller validated
 	}
-	return &Evaluator{
-		DS: ds, Items: items, Loader: ld,
-		Pred: &Predictor{Net: net, Codec: codec, K: ds.Schema.K(), FlipPairs: ds.Schema.FlipPairs, Flip: flip},
-	}
+	e.Items, e.Loader = items, ld
 }
 
-// Run predicts all persons and returns PCK@0.2, PCK@0.1 and OKS AP/AR.
+// UseDetections replaces the ground-truth boxes by detections (COCO
+// results with bbox and score) whose score is at least minScore.
+func (e *Evaluator) UseDetections(dets []coco.Result, imagesDir string, minScore float64) error {
+	files := make(map[int64]string, len(e.DS.Images))
+	for _, im := range e.DS.Images {
+		files[im.ID] = im.FileName
+	}
+	var items []data.Item
+	e.useDets, e.detScores = true, e.detScores[:0]
+	for i, d := range dets {
+		if d.Box == nil {
+			return fmt.Errorf("pose: detection %d (image %d) has no bbox", i, d.ImageID)
+		}
+		if d.Score < minScore || !(d.Box.W > 0 && d.Box.H > 0) {
+			continue
+		}
+		name, ok := files[d.ImageID]
+		if !ok {
+			return fmt.Errorf("pose: detection %d: unknown image id %d", i, d.ImageID)
+		}
+		items = append(items, data.Item{
+			ImagePath: filepath.Join(imagesDir, filepath.FromSlash(name)),
+			ImageID:   d.ImageID, AnnID: -1, Box: *d.Box,
+			Keypoints: make([]coco.Keypoint, e.DS.Schema.K()),
+		})
+		e.detScores = append(e.detScores, d.Score)
+	}
+	e.setItems(items)
+	return nil
+}
+
+// Run predicts all persons and returns PCK and OKS AP/AR.
 func (e *Evaluator) Run(ctx context.Context) (*Metrics, error) {
 	var preds, gts [][]coco.Keypoint
 	var norms []float64
 	e.Results = e.Results[:0]
+	dets := e.useDets
+	idx := 0
 	for b, err := range e.Loader.Epoch(ctx, 0) {
 		if err != nil {
 			return nil, err
@@ -179,23 +237,48 @@ func (e *Evaluator) Run(ctx context.Context) (*Metrics, error) {
 		}
 		for i, per := range people {
 			it := b.Items[i]
-			preds = append(preds, per.Keypoints)
-			gts = append(gts, it.Keypoints)
-			norms = append(norms, coco.BoxNorm(it.Box))
+			score := per.Score
+			if dets {
+				score *= e.detScores[idx]
+			} else {
+				preds = append(preds, per.Keypoints)
+				gts = append(gts, it.Keypoints)
+				norms = append(norms, e.norm(it))
+			}
+			idx++
 			e.Results = append(e.Results, coco.Result{
 				ImageID: it.ImageID, CategoryID: e.DS.CategoryID,
-				Keypoints: per.Keypoints, KeypointScores: per.Scores, Score: per.Score,
+				Keypoints: per.Keypoints, KeypointScores: per.Scores, Score: score,
 			})
 		}
 	}
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
-	m := &Metrics{Persons: len(preds)}
-	m.PCK, m.PerJoint = coco.PCK(preds, gts, norms, 0.2)
-	m.PCK01, _ = coco.PCK(preds, gts, norms, 0.1)
-	m.OKS = coco.EvaluateOKS(e.DS, e.Results, e.DS.Schema.Sigmas)
+	m := &Metrics{Persons: idx, PCKThr: e.PCKThr, PCKNorm: e.PCKNorm, PCK: -1, PCK01: -1}
+	if !dets {
+		m.PCK, m.PerJoint = coco.PCK(preds, gts, norms, e.PCKThr)
+		m.PCK01, _ = coco.PCK(preds, gts, norms, 0.1)
+	}
+	sig := e.Sigmas
+	if sig == nil {
+		sig = e.DS.Schema.Sigmas
+	}
+	m.OKS = coco.EvaluateOKS(e.DS, e.Results, sig)
 	return m, nil
+}
+
+// norm is the PCK normaliser of a ground-truth person: 0 (skipped by
+// coco.PCK) when the torso is asked for and not labeled.
+func (e *Evaluator) norm(it data.Item) float64 {
+	if e.PCKNorm == "torso" {
+		n, ok := coco.TorsoNorm(it.Keypoints, e.DS.Schema)
+		if !ok {
+			return 0
+		}
+		return n
+	}
+	return coco.BoxNorm(it.Box)
 }
 
 // SchemaOf converts a dataset schema to its stored form.

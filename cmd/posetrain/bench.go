@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"time"
+
+	"github.com/bsampose/bsampose/optim"
+	"github.com/bsampose/bsampose/pose"
+)
+
+func init() {
+	commands["bench"] = command{"forward, SGD-step and BSAM-step images/s and peak memory on random data, as one JSON line", runBench}
+}
+
+// benchResult is the JSON line printed by `posetrain bench`.
+type benchResult struct {
+	Preset    string  `json:"preset"`
+	Batch     int     `json:"batch"`
+	InputH    int     `json:"input_h"`
+	InputW    int     `json:"input_w"`
+	Steps     int     `json:"steps"`
+	FwdImgS   float64 `json:"fwd_img_s"`
+	SGDImgS   float64 `json:"sgd_img_s,omitempty"`
+	SAMImgS   float64 `json:"sam_img_s,omitempty"`
+	BSAMImgS  float64 `json:"bsam_img_s,omitempty"`
+	PeakRSSMB float64 `json:"peak_rss_mb"`
+}
+
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	preset := fs.String("preset", "posenet-s", "network preset")
+	batch := fs.Int("batch", 32, "batch size")
+	input := fs.String("input", "", "input HxW (default: the preset's)")
+	joints := fs.Int("joints", 17, "number of joints")
+	steps := fs.Int("steps", 5, "timed iterations per measurement (after one warm-up)")
+	which := fs.String("optim", "all", "which steps to time: sgd | sam | bsam | all")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	h, w := pose.DefaultInput(*preset)
+	if *input != "" {
+		var err error
+		if h, w, err = parseHW(*input); err != nil {
+			fmt.Fprintf(stderr, "posetrain bench: --input: %v\n", err)
+			return 2
+		}
+	}
+	net, err := pose.New(pose.Config{Preset: *preset, InputH: h, InputW: w, Joints: *joints}, *batch, 1)
+	if err != nil {
+		fmt.Fprintf(stderr, "posetrain bench: %v\n", err)
+		return 1
+	}
+	defer net.Close()
+	k, hh, hw := net.OutputShape()
+	r := rand.New(rand.NewPCG(1, 2))
+	x := make([]float32, *batch*3*h*w)
+	for i := range x {
+		x[i] = float32(r.NormFloat64())
+	}
+	target := make([]float32, *batch*k*hh*hw)
+	for i := range target {
+		target[i] = r.Float32() * 0.1
+	}
+	weight := make([]float32, *batch*k)
+	for i := range weight {
+		weight[i] = 1
+	}
+	res := benchResult{Preset: *preset, Batch: *batch, InputH: h, InputW: w, Steps: *steps}
+	timeIt := func(name string, f func() error) (float64, error) {
+		if err := f(); err != nil { // warm-up: builds graphs, touches buffers
+			return 0, err
+		}
+		start := time.Now()
+		for i := 0; i < *steps; i++ {
+			if ctx.Err() != nil {
+				return 0, ctx.Err()
+			}
+			if err := f(); err != nil {
+				return 0, err
+			}
+		}
+		ips := float64(*steps**batch) / time.Since(start).Seconds()
+		fmt.Fprintf(stderr, "%-8s %8.1f img/s\n", name, ips)
+		return ips, nil
+	}
+	params := make([]*optim.Param, len(net.Params()))
+	for i, t := range net.Params() {
+		params[i] = &optim.Param{Name: t.Name, Value: t.Value, Grad: t.Grad}
+	}
+	grad := func(p optim.Pass) (float64, error) { return net.TrainStep(x, target, weight, p == optim.PassCenter) }
+	stepWith := func(s optim.Stepper) func() error {
+		return func() error { _, err := s.Step(params, grad); return err }
+	}
+	run := func(name string, dst *float64, f func() error) bool {
+		v, err := timeIt(name, f)
+		if err != nil {
+			fmt.Fprintf(stderr, "posetrain bench: %s: %v\n", name, err)
+			return false
+		}
+		*dst = v
+		return true
+	}
+	if !run("forward", &res.FwdImgS, func() error { _, err := net.Forward(x, *batch); return err }) {
+		return 1
+	}
+	all := *which == "all"
+	if (all || *which == "sgd") && !run("sgd", &res.SGDImgS, stepWith(optim.NewPlain(optim.NewSGD(1e-4, 0.9, 0)))) {
+		return 1
+	}
+	if *which == "sam" && !run("sam", &res.SAMImgS, stepWith(optim.NewSAM(optim.NewSGD(1e-4, 0.9, 0), 0.05))) {
+		return 1
+	}
+	if (all || *which == "bsam") && !run("bsam", &res.BSAMImgS, stepWith(optim.NewBSAM(optim.NewSGD(1e-4, 0.9, 0), optim.BSAMConfig{RhoMax: 0.05, RhoMin: 0.05}))) {
+		return 1
+	}
+	res.PeakRSSMB = peakRSSMB()
+	b, _ := json.Marshal(res)
+	fmt.Fprintf(stdout, "%s\n", b)
+	return 0
+}
