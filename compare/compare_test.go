@@ -1,0 +1,210 @@
+package compare
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/bsampose/bsampose/sharp"
+	"github.com/bsampose/bsampose/synth"
+	"github.com/bsampose/bsampose/train"
+)
+
+func TestNewStat(t *testing.T) {
+	tests := []struct {
+		name string
+		xs   []float64
+		want Stat
+	}{
+		{"three", []float64{1, 2, 3}, Stat{Mean: 2, Std: 1, Min: 1, Max: 3, N: 3}},
+		{"one", []float64{5}, Stat{Mean: 5, Std: 0, Min: 5, Max: 5, N: 1}},
+		{"nan skipped", []float64{2, math.NaN(), 4}, Stat{Mean: 3, Std: math.Sqrt2, Min: 2, Max: 4, N: 2}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := NewStat(tc.xs)
+			if got.N != tc.want.N || math.Abs(got.Mean-tc.want.Mean) > 1e-12 || math.Abs(got.Std-tc.want.Std) > 1e-12 ||
+				got.Min != tc.want.Min || got.Max != tc.want.Max {
+				t.Errorf("NewStat(%v) = %+v, want %+v", tc.xs, got, tc.want)
+			}
+		})
+	}
+	if s := NewStat(nil); s.N != 0 || !math.IsNaN(s.Mean) {
+		t.Errorf("empty: %+v", s)
+	}
+	b, err := json.Marshal(NewStat(nil))
+	if err != nil || string(b) != `{"mean":null,"std":null,"min":null,"max":null,"n":0}` {
+		t.Errorf("empty stat JSON %s, %v", b, err)
+	}
+}
+
+func TestTrainConfigNames(t *testing.T) {
+	base := train.Defaults()
+	for _, tc := range []struct {
+		name, optim string
+		center      bool
+	}{{"adam", "adam", false}, {"bsam", "bsam", false}, {"bsam-center", "bsam", true}, {"sam", "sam", false}} {
+		c, err := trainConfig(base, tc.name, 7, "d")
+		if err != nil || c.Optim != tc.optim || c.FromCenter != tc.center || c.Seed != 7 || c.Out != "d" {
+			t.Errorf("%s: %+v, %v", tc.name, c, err)
+		}
+	}
+	if _, err := trainConfig(base, "lion", 1, "d"); err == nil {
+		t.Error("unknown optimizer accepted")
+	}
+	p := Paper()
+	if p.Preset != "resnet50" || p.InputH != 256 || p.InputW != 192 || p.Epochs != 140 || p.LR != 1e-3 ||
+		p.Optim != "adam" || p.LRSchedule != "step" || fmt.Sprint(p.LRSteps) != "[90 120]" {
+		t.Errorf("paper protocol %+v", p)
+	}
+}
+
+func TestExecuteEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains two tiny runs")
+	}
+	dir := filepath.Join(os.TempDir(), "bsampose-compare-test-data")
+	tr, va, err := synth.EnsureSplits(context.Background(), dir, 24, 8, 7, synth.Options{MinSize: 96, MaxSize: 128})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := train.Defaults()
+	c.Ann, c.Images, c.ValAnn, c.ValImages = tr.Ann, tr.Images, va.Ann, va.Images
+	c.InputH, c.InputW = 64, 32
+	c.BatchSize = 8
+	c.Epochs = 1
+	c.MaxSteps = 2
+	c.Workers = 2
+	c.CacheMB = 64
+	cfg := Config{
+		Train: c, Optims: []string{"adam", "bsam"}, Seeds: 1, Out: t.TempDir(),
+		SharpBatches: 1,
+		Sharp:        sharp.Config{PowerIters: 2, Hutchinson: 2, ProfilePts: 5},
+	}
+	var prog bytes.Buffer
+	res, err := Execute(context.Background(), cfg, &prog)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, prog.String())
+	}
+	for _, f := range []string{"results.json", "results.md", "val_pck.png", "train_loss.png", "metrics.png",
+		"runs/adam-s1/summary.json", "runs/bsam-s1/sharpness.json", "runs/bsam-s1/loss_profile.png"} {
+		b, err := os.ReadFile(filepath.Join(cfg.Out, f))
+		if err != nil || len(b) == 0 {
+			t.Errorf("%s: %v (%d bytes)", f, err, len(b))
+		}
+		if strings.HasSuffix(f, ".png") && !bytes.HasPrefix(b, []byte("\x89PNG")) {
+			t.Errorf("%s is not a PNG", f)
+		}
+	}
+	// results.json holds the numbers of each run.
+	b, err := os.ReadFile(filepath.Join(cfg.Out, "results.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Results
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if len(back.Optims) != 2 || back.Optims[0].Name != "adam" || back.Optims[1].Name != "bsam" {
+		t.Fatalf("optimizers in results.json: %+v", back.Optims)
+	}
+	md, _ := os.ReadFile(filepath.Join(cfg.Out, "results.md"))
+	if !strings.Contains(string(md), "posenet-s at 64x32") {
+		t.Errorf("results.md lacks the protocol:\n%s", md)
+	}
+	for i, o := range back.Optims {
+		run := o.Runs[0]
+		var sum train.Summary
+		sb, err := os.ReadFile(filepath.Join(cfg.Out, "runs", o.Name+"-s1", "summary.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(sb, &sum); err != nil {
+			t.Fatal(err)
+		}
+		if sum.Steps != 2 || sum.Val == nil {
+			t.Fatalf("%s: summary steps %d, val %v", o.Name, sum.Steps, sum.Val)
+		}
+		want := map[string]float64{"AP": sum.Val.OKS.AP, "PCK@0.2": sum.Val.PCK, "final train loss": sum.FinalLoss,
+			"MaxS": run.Sharp.Sharp.MaxS, "Hessian trace": run.Sharp.Trace.Mean}
+		for m, v := range want {
+			st := o.Stats[m]
+			if st.N != 1 || math.Abs(st.Mean-v) > 1e-12*math.Abs(v) {
+				t.Errorf("%s %s: results.json %+v, run %g", o.Name, m, st, v)
+			}
+		}
+		if res.Optims[i].Stats["MinS"].Mean != run.Sharp.Sharp.MinS {
+			t.Errorf("%s: MinS differs between the returned and written results", o.Name)
+		}
+		if !strings.Contains(string(md), "| "+o.Name+" | 1 |") || !strings.Contains(string(md), num(sum.FinalLoss)) {
+			t.Errorf("results.md lacks the row of %s (final loss %s):\n%s", o.Name, num(sum.FinalLoss), md)
+		}
+		if len(o.Loss) != 1 || o.Loss[0].Mean != sum.EpochLog[0].TrainLoss {
+			t.Errorf("%s: per-epoch loss %+v, summary %+v", o.Name, o.Loss, sum.EpochLog)
+		}
+	}
+
+	// A second invocation skips the finished runs and rewrites the same
+	// results.
+	stamp := map[string]int64{}
+	for _, n := range []string{"adam-s1", "bsam-s1"} {
+		for _, f := range []string{"summary.json", "last.safetensors", "sharpness.json"} {
+			st, err := os.Stat(filepath.Join(cfg.Out, "runs", n, f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			stamp[n+"/"+f] = st.ModTime().UnixNano()
+		}
+	}
+	prog.Reset()
+	if _, err := Execute(context.Background(), cfg, &prog); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Count(prog.String(), "finished before, skipped"); got != 2 {
+		t.Errorf("second run skipped %d runs, want 2:\n%s", got, prog.String())
+	}
+	for k, v := range stamp {
+		st, _ := os.Stat(filepath.Join(cfg.Out, "runs", k))
+		if st.ModTime().UnixNano() != v {
+			t.Errorf("%s was rewritten by the second invocation", k)
+		}
+	}
+	b2, _ := os.ReadFile(filepath.Join(cfg.Out, "results.json"))
+	if !bytes.Equal(b, b2) {
+		t.Error("results.json differs after the resumed invocation")
+	}
+
+	// Other settings with the same output folder are refused, not mixed.
+	other := cfg
+	other.Train.LR = 2e-3
+	if _, err := Execute(context.Background(), other, &prog); err == nil || !strings.Contains(err.Error(), "other settings") {
+		t.Errorf("changed LR over finished runs: err = %v", err)
+	}
+
+	// An unfinished run (checkpoint but no summary) continues with Resume.
+	if err := os.Remove(filepath.Join(cfg.Out, "runs", "bsam-s1", "summary.json")); err != nil {
+		t.Fatal(err)
+	}
+	prog.Reset()
+	if _, err := Execute(context.Background(), cfg, &prog); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(prog.String(), "bsam seed 1: training into") || !strings.Contains(prog.String(), "resuming ") ||
+		strings.Count(prog.String(), "finished before, skipped") != 1 {
+		t.Errorf("unfinished run not resumed:\n%s", prog.String())
+	}
+
+	// An unknown optimizer fails before any training.
+	bad := cfg
+	bad.Optims = []string{"adam", "lion"}
+	bad.Out = t.TempDir()
+	if _, err := Execute(context.Background(), bad, &prog); err == nil {
+		t.Error("unknown optimizer accepted")
+	}
+}
