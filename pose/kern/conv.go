@@ -1,0 +1,610 @@
+package kern
+
+import "fmt"
+
+// Conv describes a 2-D convolution (PyTorch Conv2d with dilation 1 and
+// groups 1) on NCHW float32 images of InC×InH×InW with OIHW weights of
+// OutC×InC×KH×KW.
+type Conv struct{ InC, OutC, KH, KW, Stride, Pad, InH, InW int }
+
+// OutH returns the output height (InH+2*Pad-KH)/Stride + 1.
+func (c Conv) OutH() int { return (c.InH+2*c.Pad-c.KH)/c.Stride + 1 }
+
+// OutW returns the output width (InW+2*Pad-KW)/Stride + 1.
+func (c Conv) OutW() int { return (c.InW+2*c.Pad-c.KW)/c.Stride + 1 }
+
+// WorkspaceSize returns the floats of im2col scratch one image needs:
+// InC*KH*KW*OutH*OutW, or 0 for a 1×1 convolution with stride 1 and no
+// padding, which multiplies the image directly.
+func (c Conv) WorkspaceSize() int {
+	if c.direct() {
+		return 0
+	}
+	return c.InC * c.KH * c.KW * c.OutH() * c.OutW()
+}
+
+func (c Conv) direct() bool { return c.KH == 1 && c.KW == 1 && c.Stride == 1 && c.Pad == 0 }
+
+func (c Conv) validate(op string) {
+	if c.InC <= 0 || c.OutC <= 0 || c.KH <= 0 || c.KW <= 0 || c.Stride <= 0 || c.Pad < 0 || c.InH <= 0 || c.InW <= 0 {
+		panic(fmt.Sprintf("kern: Conv.%s invalid %+v", op, c))
+	}
+	if c.InH+2*c.Pad < c.KH || c.InW+2*c.Pad < c.KW {
+		panic(fmt.Sprintf("kern: Conv.%s kernel larger than padded input %+v", op, c))
+	}
+}
+
+func checkLen(op, name string, s []float32, want int) {
+	if len(s) != want {
+		panic(fmt.Sprintf("kern: %s len(%s)=%d, want %d", op, name, len(s), want))
+	}
+}
+
+// Forward computes y = conv(x, w) (+ bias), overwriting y.
+//
+//   - x: n*InC*InH*InW, NCHW.
+//   - w: OutC*InC*KH*KW, OIHW.
+//   - bias: OutC, or nil for none.
+//   - y: n*OutC*OutH*OutW, NCHW.
+//
+// The weights are packed once per call; images are split across workers
+// (a single image is split by output columns), and each worker unrolls
+// its image straight into the packed GEMM operand. It panics if the Conv
+// is invalid or a length is wrong.
+func (c Conv) Forward(n int, x, w, bias, y []float32, ws *Workspace) {
+	c.validate("Forward")
+	inSz, outN, kk := c.InC*c.InH*c.InW, c.OutH()*c.OutW(), c.InC*c.KH*c.KW
+	checkLen("Conv.Forward", "x", x, n*inSz)
+	checkLen("Conv.Forward", "w", w, c.OutC*kk)
+	checkLen("Conv.Forward", "y", y, n*c.OutC*outN)
+	if bias != nil {
+		checkLen("Conv.Forward", "bias", bias, c.OutC)
+	}
+	if n == 0 {
+		return
+	}
+	ws = ws.prepare(Workers())
+	wp := prepackA(grow(&ws.wpack, roundUp(c.OutC, mr)*kk), false, 1, w, kk, c.OutC, kk)
+	phased := !c.direct() && !c.same()
+	// image computes columns [j0, j1) of image i; g is its phase-split
+	// copy when phased.
+	image := func(s *scratch, i, j0, j1 int, g []float32) {
+		xi := x[i*inSz : (i+1)*inSz]
+		yi := y[i*c.OutC*outN : (i+1)*c.OutC*outN]
+		var b opB
+		switch {
+		case c.direct():
+			b = opB{b: xi[j0:], ldb: outN}
+		case phased:
+			b = opB{pack: func(dst []float32, pc, jc, kb, nb int) { c.packPhased(dst, g, pc, j0+jc, kb, nb) }}
+		default:
+			b = opB{pack: func(dst []float32, pc, jc, kb, nb int) { c.packCols(dst, xi, pc, j0+jc, kb, nb) }}
+		}
+		gemm(&s.pack, c.OutC, j1-j0, kk, opA{pre: wp}, b, 0, yi[j0:], outN, bias)
+	}
+	if n >= Workers() {
+		parallelFor(n, func(lo, hi, wk int) {
+			s := ws.w[wk]
+			for i := lo; i < hi; i++ {
+				var g []float32
+				if phased {
+					g = grow(&s.col, c.phaseSize())
+					c.buildPhases(x[i*inSz:(i+1)*inSz], g, 0, c.InC)
+				}
+				image(s, i, 0, outN, g)
+			}
+		})
+		return
+	}
+	blocks := (outN + nr - 1) / nr
+	for i := range n {
+		var g []float32
+		if phased {
+			g = grow(&ws.col, c.phaseSize())
+			parallelFor(c.InC, func(lo, hi, _ int) { c.buildPhases(x[i*inSz:(i+1)*inSz], g, lo, hi) })
+		}
+		parallelFor(blocks, func(lo, hi, wk int) {
+			image(ws.w[wk], i, lo*nr, min(hi*nr, outN), g)
+		})
+	}
+}
+
+// BackwardData computes dx = conv^T(dy, w), the gradient of Forward with
+// respect to x, overwriting dx.
+//
+//   - dy: n*OutC*OutH*OutW, NCHW.
+//   - w: OutC*InC*KH*KW, OIHW.
+//   - dx: n*InC*InH*InW, NCHW.
+//
+// It computes col = Wᵀ × dy_i with the transposed weights packed once,
+// then scatters col back into dx_i (col2im). It panics if the Conv is
+// invalid or a length is wrong.
+func (c Conv) BackwardData(n int, dy, w, dx []float32, ws *Workspace) {
+	c.validate("BackwardData")
+	inSz, outN, kk := c.InC*c.InH*c.InW, c.OutH()*c.OutW(), c.InC*c.KH*c.KW
+	checkLen("Conv.BackwardData", "dy", dy, n*c.OutC*outN)
+	checkLen("Conv.BackwardData", "w", w, c.OutC*kk)
+	checkLen("Conv.BackwardData", "dx", dx, n*inSz)
+	if n == 0 {
+		return
+	}
+	ws = ws.prepare(Workers())
+	wp := prepackA(grow(&ws.wpack, roundUp(kk, mr)*c.OutC), true, 1, w, kk, kk, c.OutC)
+	// cols computes columns [j0, j1) of Wᵀ × dy_i into dst (ld outN).
+	cols := func(s *scratch, i, j0, j1 int, dst []float32) {
+		dyi := dy[i*c.OutC*outN : (i+1)*c.OutC*outN]
+		gemm(&s.pack, kk, j1-j0, c.OutC, opA{pre: wp}, opB{b: dyi[j0:], ldb: outN}, 0, dst[j0:], outN, nil)
+	}
+	if n >= Workers() {
+		parallelFor(n, func(lo, hi, wk int) {
+			s := ws.w[wk]
+			for i := lo; i < hi; i++ {
+				dxi := dx[i*inSz : (i+1)*inSz]
+				if c.direct() {
+					cols(s, i, 0, outN, dxi)
+					continue
+				}
+				col := grow(&s.col, kk*outN)
+				cols(s, i, 0, outN, col)
+				c.col2im(col, dxi, 0, c.InC)
+			}
+		})
+		return
+	}
+	blocks := (outN + nr - 1) / nr
+	for i := range n {
+		dxi := dx[i*inSz : (i+1)*inSz]
+		dst := dxi
+		if !c.direct() {
+			dst = grow(&ws.col, kk*outN)
+		}
+		parallelFor(blocks, func(lo, hi, wk int) {
+			cols(ws.w[wk], i, lo*nr, min(hi*nr, outN), dst)
+		})
+		if !c.direct() {
+			parallelFor(c.InC, func(lo, hi, _ int) { c.col2im(dst, dxi, lo, hi) })
+		}
+	}
+}
+
+// BackwardFilter computes the weight gradient dw = Σ_n dy_n ⋆ x_n
+// (overwriting dw) and, if dbias is non-nil, dbias[o] = Σ over n, h, w of
+// dy (overwriting dbias, accumulated in float64).
+//
+//   - x: n*InC*InH*InW, NCHW.
+//   - dy: n*OutC*OutH*OutW, NCHW.
+//   - dw: OutC*InC*KH*KW, OIHW.
+//   - dbias: OutC, or nil.
+//
+// Each worker sums its images into its own partial dw; the partials are
+// added at the end (a single image is split by output channels). It
+// panics if the Conv is invalid or a length is wrong.
+func (c Conv) BackwardFilter(n int, x, dy, dw, dbias []float32, ws *Workspace) {
+	c.validate("BackwardFilter")
+	inSz, outN, kk := c.InC*c.InH*c.InW, c.OutH()*c.OutW(), c.InC*c.KH*c.KW
+	checkLen("Conv.BackwardFilter", "x", x, n*inSz)
+	checkLen("Conv.BackwardFilter", "dy", dy, n*c.OutC*outN)
+	checkLen("Conv.BackwardFilter", "dw", dw, c.OutC*kk)
+	if dbias != nil {
+		checkLen("Conv.BackwardFilter", "dbias", dbias, c.OutC)
+	}
+	ws = ws.prepare(Workers())
+	switch {
+	case n == 0:
+		clear(dw)
+	case n >= Workers():
+		nw := chunks(n)
+		parallelFor(n, func(lo, hi, wk int) {
+			s := ws.w[wk]
+			part := dw
+			if wk > 0 {
+				part = grow(&s.dw, len(dw))
+			}
+			for i := lo; i < hi; i++ {
+				xi := x[i*inSz : (i+1)*inSz]
+				dyi := dy[i*c.OutC*outN : (i+1)*c.OutC*outN]
+				col := xi
+				if !c.direct() {
+					col = grow(&s.col, kk*outN)
+					c.unroll(xi, col, &s.g, 0, c.InC)
+				}
+				beta := float32(1)
+				if i == lo {
+					beta = 0
+				}
+				gemm(&s.pack, c.OutC, kk, outN, opA{alpha: 1, a: dyi, lda: outN}, opB{trans: true, b: col, ldb: outN}, beta, part, kk, nil)
+			}
+		})
+		if nw > 1 {
+			parallelFor(len(dw), func(lo, hi, _ int) {
+				d := dw[lo:hi]
+				for wk := 1; wk < nw; wk++ {
+					p := ws.w[wk].dw[lo:hi]
+					for j := range d {
+						d[j] += p[j]
+					}
+				}
+			})
+		}
+	default:
+		rows := (c.OutC + mr - 1) / mr
+		for i := range n {
+			xi := x[i*inSz : (i+1)*inSz]
+			dyi := dy[i*c.OutC*outN : (i+1)*c.OutC*outN]
+			col := xi
+			if !c.direct() {
+				col = grow(&ws.col, kk*outN)
+				g := grow(&ws.g, c.phaseSize())
+				parallelFor(c.InC, func(lo, hi, _ int) { c.unroll(xi, col, &g, lo, hi) })
+			}
+			beta := float32(1)
+			if i == 0 {
+				beta = 0
+			}
+			parallelFor(rows, func(lo, hi, wk int) {
+				o0, o1 := lo*mr, min(hi*mr, c.OutC)
+				gemm(&ws.w[wk].pack, o1-o0, kk, outN, opA{alpha: 1, a: dyi[o0*outN:], lda: outN}, opB{trans: true, b: col, ldb: outN}, beta, dw[o0*kk:], kk, nil)
+			})
+		}
+	}
+	if dbias != nil {
+		parallelFor(c.OutC, func(lo, hi, _ int) {
+			for o := lo; o < hi; o++ {
+				var s float64
+				for i := range n {
+					s += sum64(dy[(i*c.OutC+o)*outN : (i*c.OutC+o+1)*outN])
+				}
+				dbias[o] = float32(s)
+			}
+		})
+	}
+}
+
+// packCols packs rows [pc, pc+kb) and columns [jc, jc+nb) of the im2col
+// matrix of image x of a same() convolution straight into GEMM B panels
+// (packB's layout: panels of nr columns, each kb rows of nr values,
+// zero-padded), without building the im2col matrix.
+func (c Conv) packCols(dst, x []float32, pc, jc, kb, nb int) {
+	hw := c.InH * c.InW
+	panelSz := nr * kb
+	for p := range kb {
+		r := pc + p
+		kx := r % c.KW
+		ky := r / c.KW % c.KH
+		img := x[r/(c.KW*c.KH)*hw:][:hw]
+		c.packSameRow(dst, img, p*nr, panelSz, kx, ky, jc, nb)
+	}
+}
+
+// gather2 sets d[t] = s[2t]; a separate function keeps the loop free of
+// register spills.
+//
+//go:noinline
+func gather2(d, s []float32) {
+	s = s[:2*len(d)-1]
+	for t := range d {
+		d[t] = s[2*t]
+	}
+}
+
+// same reports whether the convolution has stride 1 and an output as
+// wide as its input, so that im2col rows are shifted copies of the image.
+func (c Conv) same() bool { return c.Stride == 1 && c.OutW() == c.InW }
+
+// sameRange returns, for kernel offset (kx, ky) of a same() convolution
+// and output pixels [q0, q1), the shift such that pixel q reads
+// img[q+shift] and the sub-range [qa, qb) of pixels whose source row lies
+// inside the image (the wrapped border columns still need maskSame).
+// qa >= qb means no pixel reads the image.
+func (c Conv) sameRange(kx, ky, q0, q1 int) (shift, qa, qb int) {
+	w := c.InW
+	shift = (ky-c.Pad)*w + kx - c.Pad
+	qa = max(q0, max(0, c.Pad-ky)*w, -shift)
+	qb = min(q1, min(c.OutH(), c.InH+c.Pad-ky)*w, c.InH*w-shift)
+	qb = max(qa, qb)
+	return shift, qa, qb
+}
+
+// maskSame zeroes, in a full im2col row d (OutH*OutW) of a same()
+// convolution, the columns whose source column ox+kx-Pad falls outside
+// the image and wrapped into a neighbouring row.
+func (c Conv) maskSame(d []float32, kx int) {
+	w := c.InW
+	for ox := range w {
+		if ix := ox + kx - c.Pad; ix >= 0 && ix < w {
+			continue
+		}
+		for q := ox; q < len(d); q += w {
+			d[q] = 0
+		}
+	}
+}
+
+// packSameRow is packCols for one im2col row (kernel offset kx, ky) of a
+// stride-1 convolution whose output is as wide as its input: the row is
+// then the image shifted by (ky-Pad)*InW + kx-Pad, copied in 16-float
+// blocks, with the wrapped border column and the rows outside the image
+// set to zero.
+func (c Conv) packSameRow(dst, img []float32, o, panelSz, kx, ky, jc, nb int) {
+	w := c.InW
+	shift, qa, qb := c.sameRange(kx, ky, jc, jc+nb)
+	packShifted(dst, img, o, panelSz, shift, qa, qb, jc, nb)
+	// Columns ox with ox+kx-Pad outside [0, w) wrapped into the
+	// neighbouring image row: zero them.
+	for ox := range w {
+		if ix := ox + kx - c.Pad; ix >= 0 && ix < w {
+			continue
+		}
+		q := jc/w*w + ox
+		if q < jc {
+			q += w
+		}
+		for ; q < jc+nb; q += w {
+			rel := q - jc
+			dst[(rel>>4)*panelSz+o+rel&(nr-1)] = 0
+		}
+	}
+}
+
+// packShifted packs one B row (offset o in each panel) for columns
+// [jc, jc+nb): column q gets src[q+shift] for q in [qa, qb) and 0
+// elsewhere, copied in 16-float blocks.
+func packShifted(dst, src []float32, o, panelSz, shift, qa, qb, jc, nb int) {
+	end := roundUp(nb, nr)
+	// Blocks [tLo, tHi) lie wholly inside [qa, qb): one scatter call.
+	tLo := roundUp(max(0, qa-jc), nr)
+	tHi := max(0, qb-jc) / nr * nr
+	if tLo < tHi {
+		scatter16(dst, (tLo>>4)*panelSz+o, panelSz, src, jc+tLo+shift, (tHi-tLo)/nr)
+	} else {
+		tLo, tHi = 0, 0
+	}
+	for t := 0; t < end; t += nr {
+		if t >= tLo && t < tHi {
+			continue
+		}
+		d := (*[nr]float32)(dst[(t>>4)*panelSz+o:])
+		q0 := jc + t
+		for j := range d {
+			if q := q0 + j; q >= qa && q < qb {
+				d[j] = src[q+shift]
+			} else {
+				d[j] = 0
+			}
+		}
+	}
+}
+
+// Phase-split images turn any convolution into shifted copies. For input
+// channel ci, kernel column kx and row phase ph in [0, Stride), plane
+// G[ci][kx][ph] has phaseRows() rows of OutW values:
+//
+//	G[ci][kx][ph][r][ox] = x[ci][r*Stride+ph][ox*Stride+kx-Pad]
+//
+// (0 outside the image). Writing ky-Pad = r0*Stride+ph, im2col row
+// (ci, ky, kx) at output pixel q = oy*OutW+ox is G[ci][kx][ph][q+r0*OutW]
+// whenever 0 <= oy+r0 < phaseRows(), and 0 otherwise.
+
+func (c Conv) phaseRows() int { return (c.InH + c.Stride - 1) / c.Stride }
+
+// phaseSize returns the floats of one image's phase-split copy.
+func (c Conv) phaseSize() int { return c.InC * c.KW * c.Stride * c.phaseRows() * c.OutW() }
+
+// buildPhases writes the phase planes of input channels [c0, c1) of image
+// x into g (phaseSize floats).
+func (c Conv) buildPhases(x, g []float32, c0, c1 int) {
+	ow, rows, st := c.OutW(), c.phaseRows(), c.Stride
+	plane := rows * ow
+	hw := c.InH * c.InW
+	for ci := c0; ci < c1; ci++ {
+		img := x[ci*hw : (ci+1)*hw]
+		for kx := range c.KW {
+			lo, hi := c.validOut(kx, ow, c.InW)
+			for ph := range st {
+				gp := g[((ci*c.KW+kx)*st+ph)*plane:][:plane]
+				for r := range rows {
+					d := gp[r*ow : (r+1)*ow]
+					ih := r*st + ph
+					if ih >= c.InH || lo >= hi {
+						clear(d)
+						continue
+					}
+					clear(d[:lo])
+					clear(d[hi:])
+					src := img[ih*c.InW : (ih+1)*c.InW]
+					iw := lo*st - c.Pad + kx
+					switch st {
+					case 1:
+						copy(d[lo:hi], src[iw:])
+					case 2:
+						gather2(d[lo:hi], src[iw:iw+2*(hi-lo)-1])
+					default:
+						for j := lo; j < hi; j++ {
+							d[j] = src[iw]
+							iw += st
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// packPhased is packCols reading the phase-split image g.
+func (c Conv) packPhased(dst, g []float32, pc, jc, kb, nb int) {
+	panelSz := nr * kb
+	for p := range kb {
+		r := pc + p
+		kx := r % c.KW
+		ky := r / c.KW % c.KH
+		ci := r / (c.KW * c.KH)
+		gp, shift, qa, qb := c.phaseRow(g, ci, ky, kx, jc, jc+nb)
+		packShifted(dst, gp, p*nr, panelSz, shift, qa, qb, jc, nb)
+	}
+}
+
+// phaseRow returns, for im2col row (ci, ky, kx) and output pixels
+// [q0, q1), the phase plane of g it reads, the shift (pixel q reads
+// plane[q+shift]) and the range [qa, qb) of pixels that read the plane
+// (the others are zero).
+func (c Conv) phaseRow(g []float32, ci, ky, kx, q0, q1 int) (plane []float32, shift, qa, qb int) {
+	ow, rows, st := c.OutW(), c.phaseRows(), c.Stride
+	sz := rows * ow
+	t := ky - c.Pad
+	r0 := t / st
+	if t < 0 && t%st != 0 {
+		r0-- // floor division
+	}
+	ph := t - r0*st
+	plane = g[((ci*c.KW+kx)*st+ph)*sz:][:sz]
+	qa = max(q0, max(0, -r0)*ow)
+	qb = max(qa, min(q1, min(c.OutH(), rows-r0)*ow))
+	return plane, r0 * ow, qa, qb
+}
+
+// im2colPhased is im2col for input channels [c0, c1) from their phase
+// planes in g (see buildPhases): one shifted copy per row.
+func (c Conv) im2colPhased(g, col []float32, c0, c1 int) {
+	n := c.OutH() * c.OutW()
+	for ci := c0; ci < c1; ci++ {
+		for ky := range c.KH {
+			for kx := range c.KW {
+				r := (ci*c.KH+ky)*c.KW + kx
+				d := col[r*n : (r+1)*n]
+				gp, shift, qa, qb := c.phaseRow(g, ci, ky, kx, 0, n)
+				clear(d[:qa])
+				copy(d[qa:qb], gp[qa+shift:qb+shift])
+				clear(d[qb:])
+			}
+		}
+	}
+}
+
+// unroll is im2col for channels [c0, c1) by shifted copies: of the image
+// for a same() convolution, else of its phase planes (in *g, grown as
+// needed).
+func (c Conv) unroll(x, col []float32, g *[]float32, c0, c1 int) {
+	if c.same() {
+		c.im2colSame(x, col, c0, c1)
+		return
+	}
+	gs := grow(g, c.phaseSize())
+	c.buildPhases(x, gs, c0, c1)
+	c.im2colPhased(gs, col, c0, c1)
+}
+
+// im2colSame is im2col for a same() convolution.
+func (c Conv) im2colSame(x, col []float32, c0, c1 int) {
+	n := c.OutH() * c.OutW()
+	hw := c.InH * c.InW
+	r := c0 * c.KH * c.KW
+	for ci := c0; ci < c1; ci++ {
+		img := x[ci*hw : (ci+1)*hw]
+		for ky := range c.KH {
+			for kx := range c.KW {
+				d := col[r*n : (r+1)*n]
+				r++
+				shift, qa, qb := c.sameRange(kx, ky, 0, n)
+				clear(d[:qa])
+				copy(d[qa:qb], img[qa+shift:qb+shift])
+				clear(d[qb:])
+				c.maskSame(d, kx)
+			}
+		}
+	}
+}
+
+// col2im is the adjoint of im2col: for input channels [c0, c1) it
+// overwrites dx (InC*InH*InW) with the sum of the col entries that read
+// each pixel.
+//
+// For a same-size stride-1 convolution it zeroes col's wrapped border
+// columns (col is scratch) and adds each row as one shifted slice.
+func (c Conv) col2im(col, dx []float32, c0, c1 int) {
+	oh, ow := c.OutH(), c.OutW()
+	hw := c.InH * c.InW
+	clear(dx[c0*hw : c1*hw])
+	r := c0 * c.KH * c.KW
+	if c.same() {
+		for ci := c0; ci < c1; ci++ {
+			img := dx[ci*hw : (ci+1)*hw]
+			for ky := range c.KH {
+				for kx := range c.KW {
+					src := col[r*oh*ow : (r+1)*oh*ow]
+					r++
+					c.maskSame(src, kx)
+					shift, qa, qb := c.sameRange(kx, ky, 0, len(src))
+					if qa >= qb {
+						continue
+					}
+					d := img[qa+shift : qb+shift]
+					addVec(d, src[qa:qb], d, false)
+				}
+			}
+		}
+		return
+	}
+	for ci := c0; ci < c1; ci++ {
+		img := dx[ci*hw : (ci+1)*hw]
+		for kh := 0; kh < c.KH; kh++ {
+			for kw := 0; kw < c.KW; kw++ {
+				src := col[r*oh*ow : (r+1)*oh*ow]
+				r++
+				lo, hi := c.validOut(kw, ow, c.InW)
+				for y := 0; y < oh; y++ {
+					ih := y*c.Stride - c.Pad + kh
+					if ih < 0 || ih >= c.InH {
+						continue
+					}
+					s := src[y*ow : (y+1)*ow]
+					d := img[ih*c.InW : (ih+1)*c.InW]
+					iw := lo*c.Stride - c.Pad + kw
+					if c.Stride == 1 {
+						dd := d[iw : iw+hi-lo]
+						for j, v := range s[lo:hi] {
+							dd[j] += v
+						}
+						continue
+					}
+					for x := lo; x < hi; x++ {
+						d[iw] += s[x]
+						iw += c.Stride
+					}
+				}
+			}
+		}
+	}
+}
+
+// validOut returns the output columns [lo, hi) whose input column
+// x*Stride-Pad+k lies inside [0, in).
+func (c Conv) validOut(k, out, in int) (lo, hi int) {
+	// smallest x with x*s >= pad-k
+	lo = 0
+	if d := c.Pad - k; d > 0 {
+		lo = (d + c.Stride - 1) / c.Stride
+	}
+	// largest x with x*s - pad + k <= in-1
+	hi = 0
+	if t := in - 1 + c.Pad - k; t >= 0 {
+		hi = t/c.Stride + 1
+	}
+	hi = min(hi, out)
+	lo = min(lo, hi)
+	return lo, hi
+}
+
+func sum64(s []float32) float64 {
+	var a0, a1, a2, a3 float64
+	i := 0
+	for ; i+4 <= len(s); i += 4 {
+		a0 += float64(s[i])
+		a1 += float64(s[i+1])
+		a2 += float64(s[i+2])
+		a3 += float64(s[i+3])
+	}
+	for ; i < len(s); i++ {
+		a0 += float64(s[i])
+	}
+	return (a0 + a1) + (a2 + a3)
+}

@@ -1,0 +1,16 @@
+//go:build !amd64 || purego
+
+package kern
+
+// useAVX2 is always false without the amd64 assembly.
+var useAVX2 = false
+
+func microKernel(kb int, a, b, c []float32, ldc int, acc bool) {
+	kernelGo(kb, a, b, c, ldc, acc)
+}
+
+func transpose16(pan, b []float32, o, ldb, kb int) int { return 0 }
+
+func scatter16(dst []float32, do, dstride int, src []float32, so, blocks int) {
+	scatter16Go(dst, do, dstride, src, so, blocks)
+}
