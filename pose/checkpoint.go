@@ -278,6 +278,11 @@ func (ck *Checkpoint) Predictor(net Forwarder, flip bool) *Predictor {
 }
 
 // DataConfig returns the input geometry and normalisation of the model.
+// A checkpoint without a normalisation gets ImageNet's, as in training.
 func (ck *Checkpoint) DataConfig() data.Config {
-	return data.Config{InputW: ck.Meta.InputW, InputH: ck.Meta.InputH, Mean: ck.Meta.Mean, Std: ck.Meta.Std}
+	c := data.Config{InputW: ck.Meta.InputW, InputH: ck.Meta.InputH, Mean: ck.Meta.Mean, Std: ck.Meta.Std}
+	if c.Mean == ([3]float32{}) && c.Std == ([3]float32{}) {
+		c.Mean, c.Std = data.ImageNetMean, data.ImageNetStd
+	}
+	return c
 }
