@@ -1,0 +1,122 @@
+//go:build js && wasm
+
+// Command posewasm is the browser glue of the pose network: it registers
+// the global object bsampose with
+//
+//	bsampose.load(modelBytes: Uint8Array) -> Promise<{names, skeleton, flip_pairs, input_w, input_h, preset, joints, simd, kernel, warmup_ms}>
+//	bsampose.predict(rgba, width, height, box?: [x,y,w,h], opts?: {flip}) -> Promise<{keypoints: [{name,x,y,score}], ms, kernel}>
+//	bsampose.bench(iterations) -> Promise<{median_ms, min_ms, mean_ms, iterations, kernel}>
+//
+// and calls globalThis.__bsamposeReady(bsampose) when ready (see
+// web/static/posewasm.js). Work runs in a goroutine after yielding to
+// the event loop, and resolves a Promise.
+package main
+
+import (
+	"fmt"
+	"image"
+	"syscall/js"
+	"time"
+
+	"github.com/bsampose/bsampose/coco"
+	"github.com/bsampose/bsampose/pose/infer"
+)
+
+var (
+	model *infer.Model
+	pix   []byte // reused RGBA pixels
+	busy  int    // predictions in flight (all on the one JS thread)
+)
+
+func main() {
+	api := js.Global().Get("Object").New()
+	api.Set("load", method(func(args []js.Value) js.Value {
+		src := copyBytes(nil, bytesArg(args, 0))
+		return promise(func() (any, error) { return load(src) })
+	}))
+	api.Set("predict", method(func(args []js.Value) js.Value {
+		if len(args) < 3 {
+			return reject(fmt.Errorf("posewasm: predict(rgba, width, height, box?, opts?)"))
+		}
+		w, h := args[1].Int(), args[2].Int()
+		// Reuse the pixel buffer unless a prediction still holds it (the
+		// page did not await the previous call).
+		var px []byte
+		if busy == 0 {
+			pix = copyBytes(pix, bytesArg(args, 0))
+			px = pix
+		} else {
+			px = copyBytes(nil, bytesArg(args, 0))
+		}
+		box := coco.Box{W: float64(w), H: float64(h)}
+		if len(args) > 3 && args[3].Truthy() {
+			b := args[3]
+			if b.Length() != 4 {
+				return reject(fmt.Errorf("posewasm: box must be [x, y, w, h]"))
+			}
+			box = coco.Box{X: b.Index(0).Float(), Y: b.Index(1).Float(), W: b.Index(2).Float(), H: b.Index(3).Float()}
+		}
+		flip := len(args) > 4 && args[4].Truthy() && args[4].Get("flip").Truthy()
+		busy++
+		return promise(func() (any, error) {
+			defer func() { busy-- }()
+			return predict(px, w, h, box, flip)
+		})
+	}))
+	api.Set("bench", method(func(args []js.Value) js.Value {
+		n := 20
+		if len(args) > 0 && args[0].Truthy() {
+			n = min(max(args[0].Int(), 1), 10000)
+		}
+		return promise(func() (any, error) { return bench(n) })
+	}))
+	js.Global().Set("bsampose", api)
+	if ready := js.Global().Get("__bsamposeReady"); ready.Type() == js.TypeFunction {
+		ready.Invoke(api)
+	}
+	select {}
+}
+
+func load(src []byte) (any, error) {
+	m, err := infer.Decode(src)
+	if err != nil {
+		return nil, err
+	}
+	useSIMD := installKernel(m)
+	model = m
+	md := m.Meta
+	// Warm up: allocate the buffers and run every kernel once, so the
+	// engine starts optimising them before the first real prediction.
+	t0 := time.Now()
+	benchX = make([]float32, 3*md.InputH*md.InputW)
+	if _, err := m.Forward(benchX, 1); err != nil {
+		return nil, err
+	}
+	warm := float64(time.Since(t0).Microseconds()) / 1000
+	return map[string]any{
+		"names": strs(md.Names), "skeleton": pairs(md.Skeleton), "flip_pairs": pairs(md.FlipPairs),
+		"input_w": md.InputW, "input_h": md.InputH, "preset": md.Preset, "joints": md.Joints,
+		"simd": useSIMD, "kernel": m.Kernel().Name(), "warmup_ms": warm,
+	}, nil
+}
+
+func predict(pix []byte, w, h int, box coco.Box, flip bool) (any, error) {
+	if model == nil {
+		return nil, fmt.Errorf("posewasm: predict before load")
+	}
+	if w <= 0 || h <= 0 || len(pix) != 4*w*h {
+		return nil, fmt.Errorf("posewasm: %d bytes of pixels for %dx%d RGBA", len(pix), w, h)
+	}
+	img := &image.NRGBA{Pix: pix, Stride: 4 * w, Rect: image.Rect(0, 0, w, h)}
+	t0 := time.Now()
+	kps, err := model.PredictImage(img, box, flip)
+	ms := float64(time.Since(t0).Microseconds()) / 1000
+	if err != nil {
+		return nil, err
+	}
+	out := make([]any, len(kps))
+	for i, k := range kps {
+		out[i] = map[string]any{"name": k.Name, "x": k.X, "y": k.Y, "score": k.Score}
+	}
+	return map[string]any{"keypoints": out, "ms": ms, "kernel": model.Kernel().Name()}, nil
+}

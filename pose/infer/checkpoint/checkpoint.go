@@ -1,0 +1,71 @@
+// Package checkpoint turns pose checkpoints (gorgonia-side, native only)
+// into gorgonia-free infer.Models, for posetrain export, predict and the
+// web server.
+//
+// # Shapes
+//
+// Tensors keep pose's PyTorch state_dict names and OIHW layout; the
+// resulting Model folds each batch norm into its convolution.
+//
+// # Coordinates
+//
+// Unchanged from the checkpoint: the codec and the input geometry are
+// copied into infer.Meta.
+//
+// # References
+//
+//   - pose.SaveCheckpoint / pose.LoadCheckpoint (the file format read).
+package checkpoint
+
+import (
+	"github.com/bsampose/bsampose/pose"
+	"github.com/bsampose/bsampose/pose/data"
+	"github.com/bsampose/bsampose/pose/infer"
+)
+
+// The folded network serves wherever the gorgonia one does.
+var _ pose.Forwarder = (*infer.Model)(nil)
+
+// Meta converts checkpoint metadata to infer.Meta. A zero mean and
+// standard deviation become pose/data's ImageNet defaults (as the
+// training loader does).
+func Meta(m pose.Meta) infer.Meta {
+	mean, std := m.Mean, m.Std
+	if mean == ([3]float32{}) && std == ([3]float32{}) {
+		mean, std = data.ImageNetMean, data.ImageNetStd
+	}
+	return infer.Meta{
+		Preset: m.Preset, InputH: m.InputH, InputW: m.InputW, Joints: m.Joints,
+		Names: m.Schema.Names, Skeleton: m.Schema.Skeleton, FlipPairs: m.Schema.FlipPairs, Sigmas: m.Schema.Sigmas,
+		Codec: m.Codec, Mean: mean, Std: std,
+	}
+}
+
+// Model builds the folded inference network of a loaded checkpoint.
+func Model(ck *pose.Checkpoint) (*infer.Model, error) {
+	return FromTensors(Meta(ck.Meta), ck.Tensors)
+}
+
+// FromTensors builds a Model from pose tensors (a checkpoint's, or a live
+// Net's Params() and Buffers() put in a map by name).
+func FromTensors(meta infer.Meta, tensors map[string]*pose.Tensor) (*infer.Model, error) {
+	vals := make(map[string][]float32, len(tensors))
+	shapes := make(map[string][]int, len(tensors))
+	for name, t := range tensors {
+		vals[name], shapes[name] = t.Value, t.Shape
+	}
+	return infer.FromTensors(meta, vals, shapes)
+}
+
+// Load reads a checkpoint file and builds its Model.
+func Load(path string) (*infer.Model, *pose.Checkpoint, error) {
+	ck, err := pose.LoadCheckpoint(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := Model(ck)
+	if err != nil {
+		return nil, nil, err
+	}
+	return m, ck, nil
+}

@@ -1,0 +1,93 @@
+package infer
+
+import (
+	"fmt"
+	"image"
+
+	"github.com/bsampose/bsampose/coco"
+	"github.com/bsampose/bsampose/heatmap"
+	"github.com/bsampose/bsampose/pose/data"
+)
+
+// Keypoint is one predicted joint in image pixels.
+type Keypoint struct {
+	Name  string  `json:"name"`
+	X     float64 `json:"x"`
+	Y     float64 `json:"y"`
+	Score float64 `json:"score"` // heatmap peak
+}
+
+// DataConfig returns the input geometry and normalisation of the model
+// (the box padding is pose/data's default, as pose.Checkpoint.DataConfig).
+func (md *Model) DataConfig() data.Config {
+	return data.Config{InputW: md.Meta.InputW, InputH: md.Meta.InputH, Mean: md.Meta.Mean, Std: md.Meta.Std}
+}
+
+// predScratch is the reusable state of PredictImage.
+type predScratch struct {
+	x, xf      []float32
+	hm         []float32
+	pts, pts2  []heatmap.Point
+	sc, sc2    []float32
+	hasScratch bool
+}
+
+// PredictImage predicts the keypoints of the person in box (image pixels)
+// of img. It is pose.Predictor.PredictImage for one box, step for step:
+// pose/data's Transform and Warp, Forward, the codec's DecodeInto, the
+// same flip test when flip is set (mirrored input, heatmap.FlipBack, a
+// shift of W/w-1 input pixels, averaged), and the inverse affine. The
+// package tests check it against pose.Predictor.
+func (md *Model) PredictImage(img image.Image, box coco.Box, flip bool) ([]Keypoint, error) {
+	if !(box.W > 0 && box.H > 0) {
+		return nil, fmt.Errorf("infer: predict: box %v has no area", box)
+	}
+	W, H := md.Meta.InputW, md.Meta.InputH
+	K, hh, hw := md.OutputShape()
+	dcfg := md.DataConfig()
+	s := &md.scratch
+	if !s.hasScratch {
+		*s = predScratch{hasScratch: true, x: make([]float32, 3*H*W), xf: make([]float32, 3*H*W),
+			hm: make([]float32, K*hh*hw), pts: make([]heatmap.Point, K), pts2: make([]heatmap.Point, K),
+			sc: make([]float32, K), sc2: make([]float32, K)}
+	}
+	aff := dcfg.Transform(data.Item{Box: box}, data.Params{})
+	data.Warp(s.x, img, aff, W, H, dcfg.Mean, dcfg.Std)
+	hm, err := md.Forward(s.x, 1)
+	if err != nil {
+		return nil, err
+	}
+	copy(s.hm, hm)
+	codec := md.Meta.Codec
+	codec.DecodeInto(s.hm, s.pts, s.sc)
+	if flip {
+		for r := range 3 * H {
+			src, d := s.x[r*W:(r+1)*W], s.xf[r*W:(r+1)*W]
+			for j := range src {
+				d[W-1-j] = src[j]
+			}
+		}
+		hf, err := md.Forward(s.xf, 1)
+		if err != nil {
+			return nil, err
+		}
+		heatmap.FlipBack(hf, K, hh, hw, md.Meta.FlipPairs)
+		codec.DecodeInto(hf, s.pts2, s.sc2)
+		shift := float64(W)/float64(hw) - 1
+		for k := range K {
+			s.pts[k].X = (s.pts[k].X + s.pts2[k].X + shift) / 2
+			s.pts[k].Y = (s.pts[k].Y + s.pts2[k].Y) / 2
+			s.sc[k] = (s.sc[k] + s.sc2[k]) / 2
+		}
+	}
+	inv := aff.Invert()
+	out := make([]Keypoint, K)
+	for k := range K {
+		x, y := inv.Apply(s.pts[k].X, s.pts[k].Y)
+		out[k] = Keypoint{X: x, Y: y, Score: float64(s.sc[k])}
+		if k < len(md.Meta.Names) {
+			out[k].Name = md.Meta.Names[k]
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,66 @@
+// Package web serves the browser demo: the page, the WebAssembly pose
+// network and its weights, and a native JSON prediction API, on
+// github.com/labstack/echo/v4.
+//
+// New builds the server from a Config. The page (static/, embedded with
+// go:embed, or read from disk in Dev mode) loads wasm_exec.js, the
+// posewasm.wasm inference module (plus the SIMD128 GEMM kernel) and
+// the browser weights model.bin, then runs every prediction in the browser;
+// once loaded it needs no network. POST /api/predict runs the same model
+// natively for clients without a browser.
+//
+// Routes (GET routes also answer HEAD):
+//
+//	GET  /                  the page (Cache-Control: no-cache), with the
+//	                        /api/info JSON inlined and the assets preloaded
+//	GET  /static/*          page scripts and styles (ETag, revalidated)
+//	GET  /wasm_exec.js      Go's loader matching the toolchain that built the wasm
+//	GET  /posewasm.wasm     the inference module (application/wasm, pre-gzipped)
+//	GET  /simd.wasm         the SIMD128 GEMM kernel (pose/infer/simd.Module)
+//	GET  /simd-relaxed.wasm the same with relaxed-SIMD FMA (simd.ModuleRelaxed)
+//	GET  /model.bin         browser weights (infer.EncodeWith of the folded model)
+//	GET  /api/info          model schema, input geometry, asset URLs and sizes
+//	POST /api/predict       multipart "image" (+ optional "box" = "x,y,w,h"):
+//	                        {"keypoints":[{name,x,y,score}],"ms",...} (native)
+//
+// Assets whose URL carries ?v=<content hash> (the URLs /api/info hands out)
+// are served as immutable; everything else carries a strong ETag and is
+// revalidated. Large assets are gzipped once at start-up at the best
+// level. Every response has a content security policy that allows
+// WebAssembly compilation ('wasm-unsafe-eval') and nothing from other
+// origins, nosniff, frame-ancestors 'none' (and X-Frame-Options DENY) and
+// a same-origin referrer policy. Errors are JSON objects {"error": "..."}:
+// 400 for a non-image, corrupt image or bad box, 413 beyond
+// Config.MaxUpload, 503 when Config.MaxConcurrent predictions are in
+// flight or one exceeds Config.Timeout.
+//
+// The page (static/app.js, an ES module importing static/posewasm.js)
+// fetches everything before the first prediction, so it keeps working
+// offline. Query parameters drive it without a mouse: ?image=URL&box=x,y,w,h
+// runs on a same-origin image, &bench=N then reports the median
+// milliseconds of N inferences, the load-to-first-result time and the
+// bytes downloaded into #bench as JSON, and &minscore=S sets the drawing
+// threshold. TestBrowser drives it with headless Chromium.
+//
+// # Shapes
+//
+// Uploaded images are decoded (EXIF orientation applied) to RGB; the page
+// hands the wasm module RGBA bytes of length 4*width*height, row-major.
+// Keypoint lists have one entry per joint of the model's schema, in schema
+// order.
+//
+// # Coordinates
+//
+// Boxes and keypoints are in image pixels of the decoded image, with pixel
+// centres at integer coordinates (the convention of pose.Predictor and
+// coco): a box is [x, y, w, h] with its top-left corner at (x, y); the
+// default box is the whole image [0, 0, width, height].
+//
+// # References
+//
+//   - Issue 6 of this project (the browser demo, onnxruntime-web baseline:
+//     25.9 ms per inference, 3.5 MB gzip, 808 ms load to first result).
+//   - Go WebAssembly: $(go env GOROOT)/lib/wasm/wasm_exec.js.
+//   - WebAssembly CSP: https://github.com/WebAssembly/content-security-policy
+//     ('wasm-unsafe-eval').
+package web

@@ -1,0 +1,116 @@
+// posewasm.js: loads the Go WebAssembly pose network (cmd/posewasm) with
+// its SIMD128 GEMM module and resolves to the global `bsampose` API.
+//
+//   import { loadPoseWasm } from './posewasm.js';   // or globalThis.loadPoseWasm
+//   const api = await loadPoseWasm({ wasmURL, simdURL, execURL });
+//   const info = await api.load(new Uint8Array(await (await fetch('model.bin')).arrayBuffer()));
+//   // info: {names, skeleton, flip_pairs, input_w, input_h, preset, joints, simd, kernel, warmup_ms}
+//   const r = await api.predict(imageData.data, imageData.width, imageData.height, [x, y, w, h]);
+//   // r: {keypoints: [{name, x, y, score}], ms, kernel}; optional 5th argument {flip: true}
+//   const b = await api.bench(50);   // {median_ms, min_ms, mean_ms, iterations, kernel}
+//
+// Options: wasmURL (default 'posewasm.wasm'), simdURL ('posewasm-simd.wasm'),
+// relaxedURL ('posewasm-simd-relaxed.wasm': the same kernels with relaxed-
+// SIMD FMA, used when WebAssembly.validate accepts it; a missing file is
+// fine), execURL ('wasm_exec.js', must come from the Go that built the
+// wasm), simd (default true; false forces the portable Go kernel),
+// relaxed (default true; false keeps plain SIMD128), and, instead of
+// URLs, wasmBytes / simdBytes / relaxedBytes (ArrayBuffer or Uint8Array).
+//
+// The Go module imports bsampose_simd.sgemm, .im2col and .available
+// (//go:wasmimport). They must exist when Go is instantiated, before the
+// SIMD module can be: it imports Go's memory (exports.mem). So Go gets
+// trampolines that call into the SIMD instance created right after;
+// available() tells Go what exists: 0 (SIMD unsupported: Go keeps its
+// portable kernel), 1 (SIMD128), 2 (relaxed SIMD).
+
+let loading = null;
+
+export function loadPoseWasm(opts = {}) {
+  if (!loading) {
+    loading = load(opts).catch((e) => { loading = null; throw e; });
+  }
+  return loading;
+}
+globalThis.loadPoseWasm = loadPoseWasm;
+
+async function load(opts) {
+  const wasmURL = opts.wasmURL || 'posewasm.wasm';
+  const simdURL = opts.simdURL || 'posewasm-simd.wasm';
+  const relaxedURL = opts.relaxedURL || 'posewasm-simd-relaxed.wasm';
+  const execURL = opts.execURL || 'wasm_exec.js';
+  if (typeof globalThis.Go !== 'function') await loadScript(execURL);
+  const go = new globalThis.Go();
+  let simd = null;
+  let level = 0;
+  go.importObject.bsampose_simd = {
+    sgemm: (m, n, k, a, b, ldb, c, ldc, bias, relu) => simd.sgemm(m, n, k, a, b, ldb, c, ldc, bias, relu),
+    im2col: (x, col, inC, inH, inW, k, s, pad, oh, ow) => simd.im2col(x, col, inC, inH, inW, k, s, pad, oh, ow),
+    available: () => level,
+  };
+  // Fetch the SIMD modules while Go downloads and compiles.
+  const none = Promise.resolve(null);
+  const simdBytes = opts.simd === false ? none
+    : bytes(opts.simdBytes, simdURL).catch((e) => { console.warn('posewasm: no SIMD module:', e); return null; });
+  const relaxedBytes = opts.simd === false || opts.relaxed === false ? none
+    : bytes(opts.relaxedBytes, relaxedURL).catch(() => null);
+  const inst = await instantiateGo(opts.wasmBytes, wasmURL, go.importObject);
+  const candidates = [[await relaxedBytes, 2], [await simdBytes, 1]];
+  for (const [b, lv] of candidates) {
+    if (b && WebAssembly.validate(b)) {
+      const mod = await WebAssembly.compile(b);
+      warmUp(mod);
+      simd = (await WebAssembly.instantiate(mod, { env: { memory: inst.exports.mem } })).exports;
+      level = lv;
+      break;
+    }
+  }
+  const ready = new Promise((resolve) => { globalThis.__bsamposeReady = resolve; });
+  const exited = go.run(inst).then(() => { throw new Error('posewasm: Go program exited'); });
+  const api = await Promise.race([ready, exited]);
+  exited.catch((e) => console.error(e)); // a later exit is logged, not unhandled
+  delete globalThis.__bsamposeReady;
+  api.simdLevel = level; // 0 none, 1 SIMD128, 2 relaxed SIMD
+  return api;
+}
+
+// warmUp runs the SIMD kernels a few times on a throwaway instance with its
+// own memory: the engine compiles a module's functions with its baseline
+// compiler first and optimises them once they are hot, and the optimised
+// code is shared by every instance of the module, so the first real
+// prediction already gets it (V8: Liftoff, then TurboFan).
+function warmUp(mod) {
+  const w = new WebAssembly.Instance(mod, { env: { memory: new WebAssembly.Memory({ initial: 2 }) } }).exports;
+  for (let i = 0; i < 16; i++) {
+    w.sgemm(4, 8, 2048, 1024, 1024 + 32768, 8, 1024 + 32768 + 65536, 8, 0, 1);
+    w.im2col(1024, 8192, 1, 32, 32, 3, 1, 1, 32, 32);
+  }
+}
+
+async function bytes(given, url) {
+  if (given) return given instanceof Uint8Array ? given : new Uint8Array(given);
+  const resp = await fetch(url);
+  if (!resp.ok) throw new Error(`posewasm: fetch ${url}: ${resp.status}`);
+  return new Uint8Array(await resp.arrayBuffer());
+}
+
+async function instantiateGo(given, url, imports) {
+  if (!given && WebAssembly.instantiateStreaming) {
+    try {
+      return (await WebAssembly.instantiateStreaming(fetch(url), imports)).instance;
+    } catch (e) {
+      // wrong MIME type or no streaming: fall back to bytes below
+    }
+  }
+  return (await WebAssembly.instantiate(await bytes(given, url), imports)).instance;
+}
+
+function loadScript(src) {
+  return new Promise((resolve, reject) => {
+    const s = document.createElement('script');
+    s.src = src;
+    s.onload = resolve;
+    s.onerror = () => reject(new Error(`posewasm: cannot load ${src}`));
+    document.head.appendChild(s);
+  });
+}
