@@ -131,6 +131,9 @@ func WriteFileAtomic(path string, data []byte) error {
 	if _, err := f.Write(data); err != nil {
 		return fmt.Errorf("pose: write %s: %w", path, err)
 	}
+	if err := f.Chmod(0o644); err != nil { // CreateTemp makes 0600 files
+		return fmt.Errorf("pose: chmod %s: %w", path, err)
+	}
 	if err := f.Sync(); err != nil {
 		return fmt.Errorf("pose: sync %s: %w", path, err)
 	}
