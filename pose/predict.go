@@ -31,9 +31,7 @@ type Predictor struct {
 	xflip []float32
 	hm    []float32
 	pts   []heatmap.Point
-	pts2  []heatmap.Point
 	sc    []float32
-	sc2   []float32
 }
 
 // Person is the prediction for one person crop, in image pixels.
@@ -70,27 +68,21 @@ func (p *Predictor) Predict(x []float32, m int, affines []data.Affine) ([]Person
 		hmf = f
 	}
 	p.pts = grow(p.pts, K)
-	p.pts2 = grow(p.pts2, K)
 	p.sc = growf(p.sc, K)
-	p.sc2 = growf(p.sc2, K)
-	// Mirroring input x to W-1-x and heatmap columns to hw-1-c leaves a
-	// constant offset of s-1 input pixels (s = W/hw) with heatmap x =
-	// input x / s; add it back to the flipped decode.
-	flipShift := float64(W)/float64(hw) - 1
 	out := make([]Person, m)
 	n := K * hh * hw
 	for i := 0; i < m; i++ {
-		p.Codec.DecodeInto(p.hm[i*n:(i+1)*n], p.pts, p.sc)
+		one := p.hm[i*n : (i+1)*n]
 		if p.Flip {
-			one := hmf[i*n : (i+1)*n]
-			heatmap.FlipBack(one, K, hh, hw, p.FlipPairs)
-			p.Codec.DecodeInto(one, p.pts2, p.sc2)
-			for k := 0; k < K; k++ {
-				p.pts[k].X = (p.pts[k].X + p.pts2[k].X + flipShift) / 2
-				p.pts[k].Y = (p.pts[k].Y + p.pts2[k].Y) / 2
-				p.sc[k] = (p.sc[k] + p.sc2[k]) / 2
+			// Average with the flipped input's heatmaps, mirrored back with
+			// the codec's exact sub-pixel alignment (mmpose flip test).
+			f := hmf[i*n : (i+1)*n]
+			p.Codec.FlipBack(f, p.FlipPairs)
+			for j := range one {
+				one[j] = (one[j] + f[j]) / 2
 			}
 		}
+		p.Codec.DecodeInto(one, p.pts, p.sc)
 		inv := affines[i].Invert()
 		per := Person{Keypoints: make([]coco.Keypoint, K), Scores: make([]float64, K)}
 		var s float64

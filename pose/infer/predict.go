@@ -27,16 +27,16 @@ func (md *Model) DataConfig() data.Config {
 type predScratch struct {
 	x, xf      []float32
 	hm         []float32
-	pts, pts2  []heatmap.Point
-	sc, sc2    []float32
+	pts        []heatmap.Point
+	sc         []float32
 	hasScratch bool
 }
 
 // PredictImage predicts the keypoints of the person in box (image pixels)
 // of img. It is pose.Predictor.PredictImage for one box, step for step:
 // pose/data's Transform and Warp, Forward, the codec's DecodeInto, the
-// same flip test when flip is set (mirrored input, heatmap.FlipBack, a
-// shift of W/w-1 input pixels, averaged), and the inverse affine. The
+// same flip test when flip is set (mirrored input, the codec's FlipBack
+// with its sub-pixel alignment, heatmaps averaged), and the inverse affine. The
 // package tests check it against pose.Predictor.
 func (md *Model) PredictImage(img image.Image, box coco.Box, flip bool) ([]Keypoint, error) {
 	if !(box.W > 0 && box.H > 0) {
@@ -48,8 +48,7 @@ func (md *Model) PredictImage(img image.Image, box coco.Box, flip bool) ([]Keypo
 	s := &md.scratch
 	if !s.hasScratch {
 		*s = predScratch{hasScratch: true, x: make([]float32, 3*H*W), xf: make([]float32, 3*H*W),
-			hm: make([]float32, K*hh*hw), pts: make([]heatmap.Point, K), pts2: make([]heatmap.Point, K),
-			sc: make([]float32, K), sc2: make([]float32, K)}
+			hm: make([]float32, K*hh*hw), pts: make([]heatmap.Point, K), sc: make([]float32, K)}
 	}
 	aff := dcfg.Transform(data.Item{Box: box}, data.Params{})
 	data.Warp(s.x, img, aff, W, H, dcfg.Mean, dcfg.Std)
@@ -59,7 +58,6 @@ func (md *Model) PredictImage(img image.Image, box coco.Box, flip bool) ([]Keypo
 	}
 	copy(s.hm, hm)
 	codec := md.Meta.Codec
-	codec.DecodeInto(s.hm, s.pts, s.sc)
 	if flip {
 		for r := range 3 * H {
 			src, d := s.x[r*W:(r+1)*W], s.xf[r*W:(r+1)*W]
@@ -71,15 +69,12 @@ func (md *Model) PredictImage(img image.Image, box coco.Box, flip bool) ([]Keypo
 		if err != nil {
 			return nil, err
 		}
-		heatmap.FlipBack(hf, K, hh, hw, md.Meta.FlipPairs)
-		codec.DecodeInto(hf, s.pts2, s.sc2)
-		shift := float64(W)/float64(hw) - 1
-		for k := range K {
-			s.pts[k].X = (s.pts[k].X + s.pts2[k].X + shift) / 2
-			s.pts[k].Y = (s.pts[k].Y + s.pts2[k].Y) / 2
-			s.sc[k] = (s.sc[k] + s.sc2[k]) / 2
+		codec.FlipBack(hf, md.Meta.FlipPairs)
+		for j := range s.hm {
+			s.hm[j] = (s.hm[j] + hf[j]) / 2
 		}
 	}
+	codec.DecodeInto(s.hm, s.pts, s.sc)
 	inv := aff.Invert()
 	out := make([]Keypoint, K)
 	for k := range K {
