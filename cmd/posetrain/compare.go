@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 
 	"github.com/bsampose/bsampose/compare"
@@ -94,14 +93,10 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		cfg.InputH, cfg.InputW = h, w
 	}
 	if *steps != "" {
-		cfg.LRSteps = nil
-		for _, s := range strings.Split(*steps, ",") {
-			e, err := strconv.Atoi(strings.TrimSpace(s))
-			if err != nil {
-				fmt.Fprintf(stderr, "posetrain compare: --lr-steps: %v\n", err)
-				return 2
-			}
-			cfg.LRSteps = append(cfg.LRSteps, e)
+		var err error
+		if cfg.LRSteps, err = parseEpochs(*steps); err != nil {
+			fmt.Fprintf(stderr, "posetrain compare: --lr-steps: %v\n", err)
+			return 2
 		}
 	}
 	for _, o := range strings.Split(*optims, ",") {

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/bsampose/bsampose/synth"
+	"github.com/bsampose/bsampose/web"
 )
 
 func runCLI(t *testing.T, args ...string) (string, string, int) {
@@ -35,12 +36,12 @@ func TestParseHWAndBox(t *testing.T) {
 			t.Errorf("parseHW(%q) accepted", bad)
 		}
 	}
-	if b, err := parseBox("1,2,30,40"); err != nil || b.X != 1 || b.Y != 2 || b.W != 30 || b.H != 40 {
+	if b, err := web.ParseBox("1,2,30,40"); err != nil || b.X != 1 || b.Y != 2 || b.W != 30 || b.H != 40 {
 		t.Fatalf("parseBox: %+v %v", b, err)
 	}
 	for _, bad := range []string{"1,2,3", "1,2,0,4", "a,b,c,d"} {
-		if _, err := parseBox(bad); err == nil {
-			t.Errorf("parseBox(%q) accepted", bad)
+		if _, err := web.ParseBox(bad); err == nil {
+			t.Errorf("web.ParseBox(%q) accepted", bad)
 		}
 	}
 }

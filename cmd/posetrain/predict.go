@@ -11,13 +11,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"github.com/bsampose/bsampose/coco"
 	"github.com/bsampose/bsampose/pose"
 	"github.com/bsampose/bsampose/pose/data"
 	"github.com/bsampose/bsampose/train"
+	"github.com/bsampose/bsampose/web"
 )
 
 func init() {
@@ -61,7 +61,7 @@ func runPredict(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	b := img.Bounds()
 	box := coco.Box{X: 0, Y: 0, W: float64(b.Dx()), H: float64(b.Dy())}
 	if *boxS != "" {
-		if box, err = parseBox(*boxS); err != nil {
+		if box, err = web.ParseBox(*boxS); err != nil {
 			fmt.Fprintf(stderr, "posetrain predict: --box: %v\n", err)
 			return 2
 		}
@@ -93,25 +93,6 @@ func writeOverlay(path string, img image.Image, people []pose.Person, s coco.Sch
 		return fmt.Errorf("overlay %s: %w", path, err)
 	}
 	return pose.WriteFileAtomic(path, buf.Bytes())
-}
-
-func parseBox(s string) (coco.Box, error) {
-	parts := strings.Split(s, ",")
-	if len(parts) != 4 {
-		return coco.Box{}, fmt.Errorf("%q: want x,y,w,h", s)
-	}
-	var v [4]float64
-	for i, p := range parts {
-		f, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
-		if err != nil {
-			return coco.Box{}, fmt.Errorf("%q: %v", s, err)
-		}
-		v[i] = f
-	}
-	if !(v[2] > 0 && v[3] > 0) {
-		return coco.Box{}, fmt.Errorf("%q: width and height must be positive", s)
-	}
-	return coco.Box{X: v[0], Y: v[1], W: v[2], H: v[3]}, nil
 }
 
 // demoOverlays draws the best model's predictions on the first validation

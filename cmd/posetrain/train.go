@@ -78,13 +78,10 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		cfg.InputH, cfg.InputW = h, w
 	}
 	if *steps != "" {
-		for _, s := range strings.Split(*steps, ",") {
-			e, err := strconv.Atoi(strings.TrimSpace(s))
-			if err != nil {
-				fmt.Fprintf(stderr, "posetrain: --lr-steps: %v\n", err)
-				return 2
-			}
-			cfg.LRSteps = append(cfg.LRSteps, e)
+		var err error
+		if cfg.LRSteps, err = parseEpochs(*steps); err != nil {
+			fmt.Fprintf(stderr, "posetrain: --lr-steps: %v\n", err)
+			return 2
 		}
 	}
 	if *cpuprofile != "" {
@@ -167,4 +164,17 @@ func parseHW(s string) (h, w int, err error) {
 		return 0, 0, fmt.Errorf("%q: want HxW with positive integers, e.g. 128x96", s)
 	}
 	return h, w, nil
+}
+
+// parseEpochs parses a comma-separated list of epochs such as "90,120".
+func parseEpochs(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		e, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || e < 0 {
+			return nil, fmt.Errorf("%q: want comma-separated epochs, e.g. 90,120", s)
+		}
+		out = append(out, e)
+	}
+	return out, nil
 }

@@ -155,19 +155,7 @@ func (c *ImageCache) Stats() (images int, bytes, hits, misses int64) {
 // same colours as image/color's YCbCr model (and imaging.Clone) at a
 // fraction of the cost.
 func ycbcrToNRGBA(src *image.YCbCr) *image.NRGBA {
-	var sx, sy uint // chroma subsampling shifts
-	switch src.SubsampleRatio {
-	case image.YCbCrSubsampleRatio422:
-		sx = 1
-	case image.YCbCrSubsampleRatio420:
-		sx, sy = 1, 1
-	case image.YCbCrSubsampleRatio440:
-		sy = 1
-	case image.YCbCrSubsampleRatio411:
-		sx = 2
-	case image.YCbCrSubsampleRatio410:
-		sx, sy = 2, 1
-	}
+	sx, sy := chromaShifts(src.SubsampleRatio)
 	b := src.Rect
 	dst := image.NewNRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
 	for y := b.Min.Y; y < b.Max.Y; y++ {
@@ -182,4 +170,22 @@ func ycbcrToNRGBA(src *image.YCbCr) *image.NRGBA {
 		}
 	}
 	return dst
+}
+
+// chromaShifts returns the horizontal and vertical chroma subsampling of a
+// YCbCr image as bit shifts (4:2:0 is 1, 1).
+func chromaShifts(r image.YCbCrSubsampleRatio) (sx, sy uint) {
+	switch r {
+	case image.YCbCrSubsampleRatio422:
+		return 1, 0
+	case image.YCbCrSubsampleRatio420:
+		return 1, 1
+	case image.YCbCrSubsampleRatio440:
+		return 0, 1
+	case image.YCbCrSubsampleRatio411:
+		return 2, 0
+	case image.YCbCrSubsampleRatio410:
+		return 2, 1
+	}
+	return 0, 0
 }

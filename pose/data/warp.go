@@ -131,19 +131,8 @@ func yccRGB(y, cb, cr uint8) (r, g, b float32) {
 // warpYCbCr is Warp for a decoded JPEG, converting only the source
 // samples it reads.
 func warpYCbCr(r, g, b []float32, im *image.YCbCr, inv Affine, W, H int, scale, off [3]float32) {
-	var sx, sy int // chroma subsampling shifts
-	switch im.SubsampleRatio {
-	case image.YCbCrSubsampleRatio422:
-		sx = 1
-	case image.YCbCrSubsampleRatio420:
-		sx, sy = 1, 1
-	case image.YCbCrSubsampleRatio440:
-		sy = 1
-	case image.YCbCrSubsampleRatio411:
-		sx = 2
-	case image.YCbCrSubsampleRatio410:
-		sx, sy = 2, 1
-	}
+	usx, usy := chromaShifts(im.SubsampleRatio)
+	sx, sy := int(usx), int(usy)
 	org := im.Rect.Min
 	iw, ih := im.Rect.Dx(), im.Rect.Dy()
 	cx0, cy0 := org.X>>sx, org.Y>>sy
