@@ -51,30 +51,10 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.String("preset-protocol", "cpu", "cpu: the training issue's recipe (posenet-s 128x96, Adam 1e-3 cosine, 16 epochs); paper: SimpleBaseline ResNet-50 256x192, Adam 1e-3, 140 epochs, LR /10 at 90 and 120. Other flags override it")
-	fs.StringVar(&cfg.Ann, "ann", "", "training annotations (COCO keypoints JSON)")
-	fs.StringVar(&cfg.Images, "images", "", "training images folder")
-	fs.StringVar(&cfg.ValAnn, "val-ann", "", "validation annotations")
-	fs.StringVar(&cfg.ValImages, "val-images", "", "validation images folder")
+	finish := trainFlags(fs, cfg)
 	optims := fs.String("optims", "adam,sam,bsam", "comma-separated optimizers: sgd, adam, adamw, sam, bsam, bsam-center (bsam with --bsam-from-center)")
 	fs.IntVar(&cc.Seeds, "seeds", 3, "runs per optimizer (seeds --seed, --seed+1, ...)")
 	fs.StringVar(&cc.Out, "out", "runs/compare", "output folder: runs/, results.md, results.json, plots")
-	fs.StringVar(&cfg.Preset, "preset", cfg.Preset, "network: posenet-s | resnet18 | resnet50")
-	input := fs.String("input", "", "network input HxW (default: the protocol's or the preset's)")
-	fs.IntVar(&cfg.Epochs, "epochs", cfg.Epochs, "epochs")
-	fs.IntVar(&cfg.BatchSize, "batch-size", cfg.BatchSize, "batch size")
-	fs.Float64Var(&cfg.LR, "lr", cfg.LR, "peak learning rate")
-	fs.StringVar(&cfg.LRSchedule, "lr-schedule", cfg.LRSchedule, "cosine (to 0) | step")
-	steps := fs.String("lr-steps", "", "epochs at which the step schedule multiplies the LR by 0.1, e.g. 90,120")
-	fs.IntVar(&cfg.WarmupIters, "warmup", cfg.WarmupIters, "linear warm-up iterations")
-	fs.StringVar(&cfg.Base, "base", cfg.Base, "base optimizer of sam/bsam: sgd | adam | adamw")
-	fs.Float64Var(&cfg.Momentum, "momentum", cfg.Momentum, "SGD momentum")
-	fs.Float64Var(&cfg.WeightDecay, "weight-decay", cfg.WeightDecay, "weight decay")
-	fs.Float64Var(&cfg.RhoMax, "rho-max", cfg.RhoMax, "SAM/BSAM ascent radius")
-	fs.Float64Var(&cfg.RhoMin, "rho-min", cfg.RhoMin, "BSAM descent radius at the peak LR")
-	fs.IntVar(&cfg.Workers, "workers", cfg.Workers, "data loading workers")
-	fs.Int64Var(&cfg.CacheMB, "cache-mb", cfg.CacheMB, "decoded-image cache size in MiB")
-	fs.Int64Var(&cfg.Seed, "seed", cfg.Seed, "first seed")
-	fs.IntVar(&cfg.MaxSteps, "max-steps", 0, "stop each run after this many optimizer steps (0: no limit; for smoke tests)")
 	fs.IntVar(&cc.SharpBatches, "sharp-batches", 4, "fixed training batches for the flatness measures (-1: skip them)")
 	sharpFlags(fs, &cc.Sharp)
 	if err := fs.Parse(args); err != nil {
@@ -84,20 +64,9 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintln(stderr, "posetrain compare: --ann, --images, --val-ann and --val-images are required")
 		return 2
 	}
-	if *input != "" {
-		h, w, err := parseHW(*input)
-		if err != nil {
-			fmt.Fprintf(stderr, "posetrain compare: --input: %v\n", err)
-			return 2
-		}
-		cfg.InputH, cfg.InputW = h, w
-	}
-	if *steps != "" {
-		var err error
-		if cfg.LRSteps, err = parseEpochs(*steps); err != nil {
-			fmt.Fprintf(stderr, "posetrain compare: --lr-steps: %v\n", err)
-			return 2
-		}
+	if err := finish(); err != nil {
+		fmt.Fprintf(stderr, "posetrain compare: %v\n", err)
+		return 2
 	}
 	for _, o := range strings.Split(*optims, ",") {
 		if o = strings.TrimSpace(o); o != "" {
