@@ -19,10 +19,14 @@ for p in ./heatmap ./coco ./optim ./pose/kern ./pose/infer; do [ -d "$p" ] && wa
 PATH="$PATH:$(go env GOROOT)/lib/wasm" GOOS=js GOARCH=wasm go test -count=1 $wasm_pkgs
 
 echo "== fuzz targets (a few seconds each)"
-fuzz() { # pkg target
+# Budgets are execution counts, not durations: a duration -fuzztime races Go's
+# fuzz coordinator at the deadline and fails with a bare "context deadline
+# exceeded" on a loaded machine (golang/go#51484, #75804). A count has no
+# deadline to race. FUZZTIME overrides (e.g. FUZZTIME=60s for a long local run).
+fuzz() { # pkg target execs
   if grep -rqs "func $2(" "$1"/*_test.go; then
-    go test -run XXX -fuzz "^$2\$" -fuzztime "${FUZZTIME:-5s}" "$1"
+    go test -run XXX -fuzz "^$2\$" -fuzztime "${FUZZTIME:-$3}" "$1"
   fi
 }
-fuzz ./coco FuzzLoadAnnotations
-fuzz ./heatmap FuzzDecode
+fuzz ./coco FuzzLoadAnnotations 20000x
+fuzz ./heatmap FuzzDecode 60000x
