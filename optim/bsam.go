@@ -159,6 +159,10 @@ func (b *BSAM) Step(params []*Param, grad GradFunc) (float64, error) {
 			}
 		}
 	}
+	var dir direction
+	for _, p := range params {
+		dir.add(p.Grad, b.buf[p].g)
+	}
 	if b.cfg.FromCenter {
 		b.restore(params)
 	}
@@ -171,6 +175,7 @@ func (b *BSAM) Step(params []*Param, grad GradFunc) (float64, error) {
 		MaxS: lossA - lossC, MinS: lossC - lossD,
 		RhoMax: b.cfg.RhoMax, RhoMin: b.cfg.RhoMin,
 	}
+	dir.fill(&b.last, 1)
 	return lossC, nil
 }
 

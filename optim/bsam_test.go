@@ -333,3 +333,68 @@ func TestPassErrors(t *testing.T) {
 		}
 	}
 }
+
+// refDirection is CosUG, CoefG and SignAgree computed from u and g in float64.
+func refDirection(u, g []float64) (cos, coef, sign float64) {
+	var ug, gAbs, gs float64
+	for i := range u {
+		ug += u[i] * g[i]
+		gAbs += math.Abs(g[i])
+		if u[i] > 0 {
+			gs += g[i]
+		} else if u[i] < 0 {
+			gs -= g[i]
+		}
+	}
+	return ug / (norm(u) * norm(g)), ug / (norm(g) * norm(g)), gs / gAbs
+}
+
+// TestDirectionStats checks CosUG, CoefG and SignAgree of SAM and BSAM
+// against u and g computed in float64, at a small radius (u ≈ g) and at
+// radii large enough for BSAM's u to turn against g on this quadratic.
+func TestDirectionStats(t *testing.T) {
+	w0 := []float64{-1, 1, 0.5, 3}
+	for _, tc := range []struct {
+		name string
+		rho  float64
+	}{{"small radius", 1e-3}, {"radius 0.3", 0.3}, {"radius 2", 2}} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := testQuad.grad(w0)
+			n := norm(g)
+			point := func(s float64) []float64 {
+				p := slices.Clone(w0)
+				for i := range p {
+					p[i] += s * tc.rho * g[i] / n
+				}
+				return p
+			}
+			gMax, gMin := testQuad.grad(point(1)), testQuad.grad(point(-1))
+
+			ps := mkParams(slices.Clone(w0))
+			sam := NewSAM(NewSGD(0.01, 0, 0), tc.rho)
+			if _, err := sam.Step(ps, gradFunc(ps, testQuad, nil, nil)); err != nil {
+				t.Fatal(err)
+			}
+			c, k, s := refDirection(gMax, g)
+			st := sam.Last()
+			assertClose(t, "sam", []float64{st.CosUG, st.CoefG, st.SignAgree}, []float64{c, k, s}, 1e-4)
+
+			u := make([]float64, len(g))
+			r := norm(gMax) / norm(gMin)
+			for i := range u {
+				u[i] = gMax[i] + g[i] - r*gMin[i]
+			}
+			ps = mkParams(slices.Clone(w0))
+			b := NewBSAM(NewSGD(0.01, 0, 0), BSAMConfig{RhoMax: tc.rho, RhoMin: tc.rho})
+			if _, err := b.Step(ps, gradFunc(ps, testQuad, nil, nil)); err != nil {
+				t.Fatal(err)
+			}
+			c, k, s = refDirection(u, g)
+			st = b.Last()
+			assertClose(t, "bsam", []float64{st.CosUG, st.CoefG, st.SignAgree}, []float64{c, k, s}, 1e-4)
+			if tc.rho < 0.01 && (st.CosUG < 0.99 || math.Abs(st.CoefG-1) > 0.05) {
+				t.Errorf("small radius: u should be close to g, got cos %v coef %v", st.CosUG, st.CoefG)
+			}
+		})
+	}
+}

@@ -78,6 +78,50 @@ type StepStats struct {
 	MinS            float64 // L(w) - L(w_min), the min-sharpness estimate (BSAM)
 	RhoMax          float64 // radius used for the ascent point (SAM, BSAM)
 	RhoMin          float64 // radius used for the descent point (BSAM)
+
+	// How the direction u handed to the base optimizer relates to g (SAM:
+	// u = g_max; BSAM: u = g_max + g - (||g_max||/||g_min||)·g_min). 0 for
+	// the plain optimizers, whose u is g.
+	CosUG     float64 // cos(u, g): below 0 a plain-gradient step along u goes uphill
+	CoefG     float64 // u·g/||g||²: the weight of g in u (1 for u = g)
+	SignAgree float64 // g·sign(u)/||g||₁ in [-1, 1]: the same for sign-like steps (Adam's first steps)
+}
+
+// direction accumulates the dot products behind CosUG, CoefG and
+// SignAgree; g may be any positive multiple of the gradient.
+type direction struct{ ug, uu, gg, gSign, gAbs float64 }
+
+func (d *direction) add(u, g []float32) {
+	var ug, uu, gg, gs, ga float64
+	for i, ui := range u {
+		a, b := float64(ui), float64(g[i])
+		ug += a * b
+		uu += a * a
+		gg += b * b
+		ga += math.Abs(b)
+		if a > 0 {
+			gs += b
+		} else if a < 0 {
+			gs -= b
+		}
+	}
+	d.ug += ug
+	d.uu += uu
+	d.gg += gg
+	d.gSign += gs
+	d.gAbs += ga
+}
+
+// fill sets st's direction fields; gScale is the factor g was multiplied
+// by (1 if it is the gradient itself).
+func (d *direction) fill(st *StepStats, gScale float64) {
+	if d.uu > 0 && d.gg > 0 {
+		st.CosUG = d.ug / math.Sqrt(d.uu*d.gg)
+		st.CoefG = d.ug / d.gg * gScale
+	}
+	if d.gAbs > 0 {
+		st.SignAgree = d.gSign / d.gAbs
+	}
 }
 
 // State is the part of an optimizer's state that must be saved to resume

@@ -70,7 +70,20 @@ func (s *SAM) Step(params []*Param, grad GradFunc) (float64, error) {
 		}
 	}
 	lossA, err := grad(PassAscent)
+	var dir direction // u = g_max against e = w_max - w = scale·g
+	e := make([]float32, 0, 1024)
 	for _, p := range params {
+		if err == nil {
+			for len(p.Value) > cap(e) {
+				e = make([]float32, 0, 2*cap(e))
+			}
+			e = e[:len(p.Value)]
+			for i, v := range p.Value {
+				e[i] = v - s.old[p][i]
+			}
+			checkParam(p)
+			dir.add(p.Grad, e)
+		}
 		copy(p.Value, s.old[p])
 	}
 	if err != nil {
@@ -84,6 +97,9 @@ func (s *SAM) Step(params []*Param, grad GradFunc) (float64, error) {
 		GradNorm: n, AscentGradNorm: na,
 		LossCenter: lossC, LossAscent: lossA, MaxS: lossA - lossC,
 		RhoMax: s.rho,
+	}
+	if scale > 0 {
+		dir.fill(&s.last, float64(scale))
 	}
 	return lossC, nil
 }

@@ -64,6 +64,11 @@ type StepRecord struct {
 	MaxS            float64 `json:"max_s,omitempty"`
 	MinS            float64 `json:"min_s,omitempty"`
 	RhoMin          float64 `json:"rho_min,omitempty"`
+	// How the direction handed to the base optimizer relates to the
+	// gradient (optim.StepStats): cos(u, g), u·g/||g||², g·sign(u)/||g||₁.
+	CosUG     float64 `json:"cos_ug,omitempty"`
+	CoefG     float64 `json:"coef_g,omitempty"`
+	SignAgree float64 `json:"sign_agree,omitempty"`
 }
 
 // Run trains according to cfg, writing checkpoints, metrics.jsonl and
@@ -220,6 +225,7 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Summary, error) 
 					Loss: loss, LR: lr, GradNorm: st.GradNorm, ImgPerS: float64(b.N) / dt,
 					AscentGradNorm: st.AscentGradNorm, DescentGradNorm: st.DescentGradNorm,
 					MaxS: st.MaxS, MinS: st.MinS, RhoMin: rhoMin,
+					CosUG: st.CosUG, CoefG: st.CoefG, SignAgree: st.SignAgree,
 				}
 				if err := metricsEnc.Encode(rec); err != nil {
 					return nil, fmt.Errorf("train: metrics log: %w", err)
