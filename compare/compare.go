@@ -207,19 +207,34 @@ func Execute(ctx context.Context, cfg Config, progress io.Writer) (*Results, err
 			return nil, err
 		}
 	}
-	for _, name := range cfg.Optims {
-		o := &Optim{Name: name}
-		for i := range cfg.Seeds {
-			seed := cfg.Train.Seed + int64(i)
-			dir := filepath.Join(cfg.Out, "runs", fmt.Sprintf("%s-s%d", name, seed))
-			r, err := oneRun(ctx, cfg, name, seed, dir, progress)
+	// Seeds outside, optimizers inside: an interrupted comparison has
+	// whole seeds of every optimizer, not every seed of a few.
+	optims := make([]*Optim, len(cfg.Optims))
+	for j, name := range cfg.Optims {
+		optims[j] = &Optim{Name: name}
+	}
+	for i := range cfg.Seeds {
+		seed := cfg.Train.Seed + int64(i)
+		for _, o := range optims {
+			dir := filepath.Join(cfg.Out, "runs", fmt.Sprintf("%s-s%d", o.Name, seed))
+			r, err := oneRun(ctx, cfg, o.Name, seed, dir, progress)
 			if err != nil {
 				return nil, err
 			}
 			o.Runs = append(o.Runs, r)
 		}
-		aggregate(o)
-		res.Optims = append(res.Optims, o)
+		// Results so far, rewritten after every seed (atomically), so a
+		// long comparison can be read while it runs.
+		res.Optims = res.Optims[:0]
+		for _, o := range optims {
+			aggregate(o)
+			res.Optims = append(res.Optims, o)
+		}
+		if i+1 < cfg.Seeds {
+			if err := Write(res, cfg.Out); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if err := Write(res, cfg.Out); err != nil {
 		return nil, err
