@@ -26,7 +26,11 @@
 // batch size and reused on every step (a static memory plan: the tape
 // machine's Reset frees nothing of ours). The only stock gorgonia op left
 // in the training graph is the gradient sum gorgonia inserts where an
-// activation feeds two layers (the residual branches).
+// activation feeds two layers (the residual branches). Forward's eval
+// graphs go one step further and fuse each convolution with its batch
+// norm (running statistics) and ReLU into one op; EvalLossGrad, whose
+// backward pass needs the convolution outputs, uses unfused eval graphs
+// of its own.
 //
 // # Shapes
 //

@@ -25,8 +25,9 @@ import (
 //   - weight: m*K per-joint loss weights; m = len(weight)/K.
 //
 // The loss is (1/(m*K*h*w)) Σ (weight[n,k]*(p-target))², the loss of
-// TrainStep. m may differ from Batch(); the forward pass is Forward's eval
-// graph for m images, and the backward pass walks that graph's nodes in
+// TrainStep. m may differ from Batch(); the forward pass is an eval graph
+// for m images like Forward's (but with convolution and batch norm as
+// separate ops, kept apart from Forward's graphs), and the backward pass walks that graph's nodes in
 // reverse topological order with the same kernels as the training graph's
 // backward ops.
 func (n *Net) EvalLossGrad(x, target, weight []float32) (float64, error) {
@@ -41,11 +42,15 @@ func (n *Net) EvalLossGrad(x, target, weight []float32) (float64, error) {
 	if err := checkLen("target", target, m*k*h*w); err != nil {
 		return 0, err
 	}
-	out, err := n.Forward(x, m)
+	if m <= 0 {
+		return 0, fmt.Errorf("pose: eval loss: %d images", m)
+	}
+	g, err := n.runEval(n.evalGrad, false, x, m)
 	if err != nil {
 		return 0, err
 	}
-	t, err := evalTapeOf(n.eval[m])
+	out := g.outBuf
+	t, err := evalTapeOf(g)
 	if err != nil {
 		return 0, err
 	}

@@ -44,8 +44,12 @@ type Net struct {
 	ws      *kern.Workspace
 	update  bool // read by the training graph's batch-norm ops
 	train   *graph
-	eval    map[int]*graph
-	closed  bool
+	eval    map[int]*graph // Forward's graphs (conv and batch norm fused)
+	// evalGrad holds EvalLossGrad's eval graphs, which keep convolution
+	// and batch norm as separate ops: the batch-norm gradient needs the
+	// convolution output. Built on first use.
+	evalGrad map[int]*graph
+	closed   bool
 }
 
 // graph is one compiled gorgonia graph with its bound inputs.
@@ -72,17 +76,18 @@ func New(cfg Config, batch int, seed int64) (*Net, error) {
 		return nil, err
 	}
 	n := &Net{
-		cfg:    cfg,
-		batch:  batch,
-		byName: map[string]*Tensor{},
-		rng:    rand.New(rand.NewPCG(uint64(seed), 0x6273616d706f7365)),
-		ws:     new(kern.Workspace),
-		eval:   map[int]*graph{},
+		cfg:      cfg,
+		batch:    batch,
+		byName:   map[string]*Tensor{},
+		rng:      rand.New(rand.NewPCG(uint64(seed), 0x6273616d706f7365)),
+		ws:       new(kern.Workspace),
+		eval:     map[int]*graph{},
+		evalGrad: map[int]*graph{},
 	}
 	// The eval graph for batch images creates the tensors; the training
 	// graph is built on the first TrainStep, so inference-only users never
 	// pay for its buffers.
-	g, err := n.build(batch, false)
+	g, err := n.build(batch, false, true)
 	n.rng = nil
 	if err != nil {
 		return nil, err
@@ -136,7 +141,7 @@ func (n *Net) TrainStep(x, target, weight []float32, updateStats bool) (float64,
 		return 0, ErrClosed
 	}
 	if n.train == nil {
-		g, err := n.build(n.batch, true)
+		g, err := n.build(n.batch, true, false)
 		if err != nil {
 			return 0, err
 		}
@@ -190,14 +195,24 @@ func (n *Net) Forward(x []float32, m int) ([]float32, error) {
 	if m <= 0 {
 		return nil, fmt.Errorf("pose: forward: %d images", m)
 	}
-	g, ok := n.eval[m]
+	g, err := n.runEval(n.eval, true, x, m)
+	if err != nil {
+		return nil, err
+	}
+	return g.outBuf, nil
+}
+
+// runEval runs the eval graph for m images from graphs (built with
+// conv-batch-norm fusion if fuse, and kept there) on x.
+func (n *Net) runEval(graphs map[int]*graph, fuse bool, x []float32, m int) (*graph, error) {
+	g, ok := graphs[m]
 	if !ok {
-		n.evictEval()
+		n.evictEval(graphs)
 		var err error
-		if g, err = n.build(m, false); err != nil {
+		if g, err = n.build(m, false, fuse); err != nil {
 			return nil, err
 		}
-		n.eval[m] = g
+		graphs[m] = g
 	}
 	if err := checkLen("x", x, len(g.x.data)); err != nil {
 		return nil, err
@@ -208,7 +223,7 @@ func (n *Net) Forward(x []float32, m int) ([]float32, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pose: forward: %w", err)
 	}
-	return g.outBuf, nil
+	return g, nil
 }
 
 // Close releases the graphs. The tensors stay valid.
@@ -218,28 +233,28 @@ func (n *Net) Close() error {
 	}
 	n.closed = true
 	var errs []error
-	for _, g := range append([]*graph{n.train}, mapValues(n.eval)...) {
+	for _, g := range append(append([]*graph{n.train}, mapValues(n.eval)...), mapValues(n.evalGrad)...) {
 		if g != nil && g.vm != nil {
 			errs = append(errs, g.vm.Close())
 		}
 	}
-	n.train, n.eval = nil, nil
+	n.train, n.eval, n.evalGrad = nil, nil, nil
 	return errors.Join(errs...)
 }
 
 // maxEvalGraphs bounds the eval graphs kept for distinct image counts.
 const maxEvalGraphs = 4
 
-// evictEval drops eval graphs (never the one for the training batch size)
-// until there is room for one more.
-func (n *Net) evictEval() {
-	for m, g := range n.eval {
-		if len(n.eval) < maxEvalGraphs {
+// evictEval drops graphs from an eval graph map (never Forward's one
+// for the training batch size) until there is room for one more.
+func (n *Net) evictEval(graphs map[int]*graph) {
+	for m, g := range graphs {
+		if len(graphs) < maxEvalGraphs {
 			return
 		}
-		if m != n.batch {
+		if m != n.batch || graphs[m] != n.eval[m] {
 			g.vm.Close()
-			delete(n.eval, m)
+			delete(graphs, m)
 		}
 	}
 }
@@ -261,12 +276,13 @@ func checkLen(name string, s []float32, want int) error {
 
 // ---------------------------------------------------------------- building
 
-// build creates and compiles a graph for nb images. The first graph (built
+// build creates and compiles a graph for nb images; an eval graph fuses
+// each convolution with its batch norm if fuse. The first graph (built
 // by New) creates the tensors; later graphs look them up by name.
-func (n *Net) build(nb int, train bool) (*graph, error) {
+func (n *Net) build(nb int, train, fuse bool) (*graph, error) {
 	cfg := n.cfg
 	gr := &graph{g: gorgonia.NewGraph(), n: nb}
-	b := &builder{net: n, gr: gr, train: train, nodes: map[string]*gorgonia.Node{}}
+	b := &builder{net: n, gr: gr, train: train, fuse: fuse && !train, nodes: map[string]*gorgonia.Node{}}
 	gr.x = allocBuffer(nb, 3, cfg.InputH, cfg.InputW)
 	xn := gorgonia.NewTensor(gr.g, tensor.Float32, 4, gorgonia.WithShape(gr.x.shape...),
 		gorgonia.WithName("input"), gorgonia.WithValue(gr.x.dense))
@@ -327,6 +343,7 @@ type builder struct {
 	net   *Net
 	gr    *graph
 	train bool
+	fuse  bool                      // eval graph with fused conv + batch norm ops
 	nodes map[string]*gorgonia.Node // parameter and buffer nodes of this graph
 	err   error
 }
@@ -455,20 +472,40 @@ func (b *builder) pool(name string, x act) act {
 
 // cbr is conv (name.conv) + batch norm (name.bn) + ReLU.
 func (b *builder) cbr(name string, x act, outC, k, stride, pad int) act {
-	x = b.conv(name+".conv", x, outC, k, stride, pad)
-	return b.bnReLU(name+".bn", x)
+	return b.convBN(name+".conv", name+".bn", x, outC, k, stride, pad, true)
+}
+
+// convBN is a bias-free k x k convolution named convName followed by
+// batch norm named bnName (and ReLU if relu). Training graphs keep them
+// as two ops (the batch statistics need the whole convolution output);
+// eval graphs use one fused op that applies the running statistics while
+// the convolution output is in cache. Both create the same tensors in the
+// same order. EvalLossGrad's eval graphs are not fused.
+func (b *builder) convBN(convName, bnName string, x act, outC, k, stride, pad int, relu bool) act {
+	if !b.fuse {
+		return b.bnFull(bnName, b.conv(convName, x, outC, k, stride, pad), relu)
+	}
+	cv := kern.Conv{InC: x.c, OutC: outC, KH: k, KW: k, Stride: stride, Pad: pad, InH: x.h, InW: x.w}
+	_, wn := b.param(convName+".weight", []int{outC, x.c, k, k}, b.kaiming(outC, k, k))
+	gt, gn := b.param(bnName+".weight", []int{outC}, fill(1))
+	bt, bn := b.param(bnName+".bias", []int{outC}, fill(0))
+	rm := b.tensor(bnName+".running_mean", []int{outC}, false, fill(0))
+	rv := b.tensor(bnName+".running_var", []int{outC}, false, fill(1))
+	op := &convBNEvalOp{opBase: newBase(convName + "+" + bnName), cv: cv, n: b.gr.n, relu: relu,
+		gamma: gt, beta: bt, runMean: rm, runVar: rv, ws: b.net.ws,
+		out: allocBuffer(b.gr.n, outC, cv.OutH(), cv.OutW())}
+	return b.apply(op, op.out.data, outC, cv.OutH(), cv.OutW(), x.node, wn, gn, bn)
 }
 
 // basic is torchvision's BasicBlock: ReLU(x' + BN(conv3x3(ReLU(BN(conv3x3(x)))))),
 // where x' is x or, when the shape changes, downsample.1(downsample.0(x))
 // (1x1 conv + BN).
 func (b *builder) basic(name string, x act, planes, stride int) act {
-	y := b.conv(name+".conv1", x, planes, 3, stride, 1)
-	y = b.bnReLU(name+".bn1", y)
-	y = b.bn(name+".bn2", b.conv(name+".conv2", y, planes, 3, 1, 1))
+	y := b.convBN(name+".conv1", name+".bn1", x, planes, 3, stride, 1, true)
+	y = b.convBN(name+".conv2", name+".bn2", y, planes, 3, 1, 1, false)
 	id := x
 	if stride != 1 || x.c != planes {
-		id = b.bn(name+".downsample.1", b.conv(name+".downsample.0", x, planes, 1, stride, 0))
+		id = b.convBN(name+".downsample.0", name+".downsample.1", x, planes, 1, stride, 0, false)
 	}
 	return b.addReLU(name+".add", y, id)
 }
@@ -476,12 +513,12 @@ func (b *builder) basic(name string, x act, planes, stride int) act {
 // bottleneck is torchvision's (v1.5) Bottleneck with expansion 4 and the
 // stride on the 3x3 convolution.
 func (b *builder) bottleneck(name string, x act, planes, stride int) act {
-	y := b.bnReLU(name+".bn1", b.conv(name+".conv1", x, planes, 1, 1, 0))
-	y = b.bnReLU(name+".bn2", b.conv(name+".conv2", y, planes, 3, stride, 1))
-	y = b.bn(name+".bn3", b.conv(name+".conv3", y, 4*planes, 1, 1, 0))
+	y := b.convBN(name+".conv1", name+".bn1", x, planes, 1, 1, 0, true)
+	y = b.convBN(name+".conv2", name+".bn2", y, planes, 3, stride, 1, true)
+	y = b.convBN(name+".conv3", name+".bn3", y, 4*planes, 1, 1, 0, false)
 	id := x
 	if stride != 1 || x.c != 4*planes {
-		id = b.bn(name+".downsample.1", b.conv(name+".downsample.0", x, 4*planes, 1, stride, 0))
+		id = b.convBN(name+".downsample.0", name+".downsample.1", x, 4*planes, 1, stride, 0, false)
 	}
 	return b.addReLU(name+".add", y, id)
 }

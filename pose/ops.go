@@ -383,6 +383,36 @@ func (o *sideOp) Type() hm.Type                                         { return
 func (o *sideOp) InferShape(...gorgonia.DimSizer) (tensor.Shape, error) { return o.out.shape, nil }
 func (o *sideOp) Do(in ...gorgonia.Value) (gorgonia.Value, error)       { return o.out.dense, nil }
 
+// convBNEvalOp is an eval-mode convolution fused with the batch norm (and
+// ReLU, if relu) that follows it: inputs x (N,InC,InH,InW), w
+// (OutC,InC,KH,KW), gamma (OutC), beta (OutC); output (N,OutC,OutH,OutW).
+// The running statistics are read from their Tensors. It has no gradient
+// (eval graphs only).
+type convBNEvalOp struct {
+	opBase
+	cv              kern.Conv
+	n               int
+	relu            bool
+	gamma, beta     *Tensor
+	runMean, runVar *Tensor
+	ws              *kern.Workspace
+	out             buffer
+}
+
+func (o *convBNEvalOp) Arity() int    { return 4 }
+func (o *convBNEvalOp) Type() hm.Type { return fnType(tt4, tt4, tt1, tt1, tt4) }
+func (o *convBNEvalOp) InferShape(...gorgonia.DimSizer) (tensor.Shape, error) {
+	return o.out.shape, nil
+}
+func (o *convBNEvalOp) Do(in ...gorgonia.Value) (gorgonia.Value, error) {
+	if err := checkInputs(&o.opBase, 4, in); err != nil {
+		return nil, err
+	}
+	o.cv.ForwardBNEval(o.n, f32s(in[0]), f32s(in[1]), f32s(in[2]), f32s(in[3]), o.runMean.Value, o.runVar.Value,
+		bnEps, o.relu, o.out.data, o.ws)
+	return o.out.dense, nil
+}
+
 // ---------------------------------------------------------------- ReLU
 
 // reluBwdOp: inputs y (the ReLU output), dy; output dx = dy where y > 0.
@@ -594,6 +624,7 @@ var (
 	_ gorgonia.SDOp = (*upOp)(nil)
 	_ gorgonia.SDOp = (*poolOp)(nil)
 	_ gorgonia.SDOp = (*lossOp)(nil)
+	_ gorgonia.Op   = (*convBNEvalOp)(nil)
 	_ gorgonia.Op   = (*convBwdDataOp)(nil)
 	_ gorgonia.Op   = (*convBwdFilterOp)(nil)
 	_ gorgonia.Op   = (*biasGradOp)(nil)

@@ -7,6 +7,11 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/bsampose/bsampose/optim"
@@ -40,6 +45,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	joints := fs.Int("joints", 17, "number of joints")
 	steps := fs.Int("steps", 5, "timed iterations per measurement (after one warm-up)")
 	which := fs.String("optim", "all", "which steps to time: sgd | sam | bsam | all")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the timed iterations to this file")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -71,12 +77,25 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	for i := range weight {
 		weight[i] = 1
 	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fmt.Fprintf(stderr, "posetrain bench: %v\n", err)
+			return 1
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintf(stderr, "posetrain bench: cpuprofile: %v\n", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
+	}
 	res := benchResult{Preset: *preset, Batch: *batch, InputH: h, InputW: w, Steps: *steps}
 	timeIt := func(name string, f func() error) (float64, error) {
 		if err := f(); err != nil { // warm-up: builds graphs, touches buffers
 			return 0, err
 		}
-		start := time.Now()
+		start, cpu0 := time.Now(), procCPUSeconds()
 		for i := 0; i < *steps; i++ {
 			if ctx.Err() != nil {
 				return 0, ctx.Err()
@@ -86,7 +105,16 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			}
 		}
 		ips := float64(*steps**batch) / time.Since(start).Seconds()
-		fmt.Fprintf(stderr, "%-8s %8.1f img/s\n", name, ips)
+		if cpu := procCPUSeconds() - cpu0; cpu0 >= 0 && cpu > 0 {
+			// On a shared machine the wall-clock rate depends on the other
+			// load; images per CPU-second times GOMAXPROCS is the rate the
+			// process would reach with its cores to itself (if it kept them
+			// all busy).
+			perCPU := float64(*steps**batch) / cpu
+			fmt.Fprintf(stderr, "%-8s %8.1f img/s  %8.1f img/cpu-s  (x%d procs = %.1f if alone)\n", name, ips, perCPU, runtime.GOMAXPROCS(0), perCPU*float64(runtime.GOMAXPROCS(0)))
+		} else {
+			fmt.Fprintf(stderr, "%-8s %8.1f img/s\n", name, ips)
+		}
 		return ips, nil
 	}
 	params := make([]*optim.Param, len(net.Params()))
@@ -123,4 +151,29 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	b, _ := json.Marshal(res)
 	fmt.Fprintf(stdout, "%s\n", b)
 	return 0
+}
+
+// procCPUSeconds returns the user+system CPU time of this process from
+// /proc/self/stat (Linux; fields 14 and 15, in USER_HZ = 100 ticks), or
+// -1 where that file does not exist.
+func procCPUSeconds() float64 {
+	b, err := os.ReadFile("/proc/self/stat")
+	if err != nil {
+		return -1
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')') // the command name may hold spaces
+	if i < 0 {
+		return -1
+	}
+	f := strings.Fields(s[i+1:]) // f[0] is field 3 (state)
+	if len(f) < 13 {
+		return -1
+	}
+	u, err1 := strconv.ParseFloat(f[11], 64)
+	st, err2 := strconv.ParseFloat(f[12], 64)
+	if err1 != nil || err2 != nil {
+		return -1
+	}
+	return (u + st) / 100
 }

@@ -1,6 +1,7 @@
 package kern
 
 import (
+	"math/rand/v2"
 	"testing"
 	"time"
 )
@@ -58,5 +59,70 @@ func (m *flopMeter) reportImages(b *testing.B, perIter int) {
 	b.ReportMetric(total/b.Elapsed().Seconds(), "img/s")
 	if cpu := cpuTime() - m.cpu0; cpu > 0 && m.cpu0 > 0 {
 		b.ReportMetric(total/cpu.Seconds()*float64(Workers()), "img/s-if-alone")
+	}
+}
+
+// BenchmarkMicroKernelOff measures the shifted-image kernel alone on an
+// L1-resident padded image (3×3 taps of 28 channels of 6×26), the
+// ceiling for the convolutions' implicit GEMM.
+func BenchmarkMicroKernelOff(b *testing.B) {
+	c := Conv{InC: 28, OutC: 6, KH: 3, KW: 3, Stride: 1, Pad: 1, InH: 4, InW: 25}
+	g := c.shiftGeom()
+	kb := c.InC * 9
+	off := make([]int, kb)
+	c.shiftOffsets(&g, off)
+	a := make([]float32, kb*mr)
+	img := make([]float32, g.size)
+	cc := make([]float32, mr*nr)
+	m := startMeter(b)
+	for b.Loop() {
+		microKernelOff(kb, a, img, off, cc, nr, true)
+	}
+	m.report(b, 2*mr*nr*float64(kb))
+}
+
+// BenchmarkMicroKernelRows measures the in-place-A kernel of the
+// filter gradient alone on L1-resident data.
+func BenchmarkMicroKernelRows(b *testing.B) {
+	const kb = 256
+	a := make([]float32, 8*kb)
+	off := []int{0, 1, 2, kb, kb + 1, kb + 2}
+	bb := make([]float32, kb*nr)
+	c := make([]float32, mr*nr)
+	m := startMeter(b)
+	for b.Loop() {
+		microKernelRows(kb, a, off, bb, c, nr, true)
+	}
+	m.report(b, 2*mr*nr*kb)
+}
+
+// BenchmarkGemmShift measures the shifted-image GEMM of one image on the
+// posenet-s convolutions it serves (forward; the grid's discarded
+// columns count as work), with the padded image built beforehand: the
+// GEMM alone, to compare with BenchmarkSgemm's packed GEMM on the same
+// shapes.
+func BenchmarkGemmShift(b *testing.B) {
+	for _, s := range convShapes {
+		c := s.c
+		if !c.shiftable() {
+			continue
+		}
+		b.Run(s.name, func(b *testing.B) {
+			r := rand.New(rand.NewPCG(1, 1))
+			x, w, _, _ := convData(r, c, 1)
+			g := c.shiftGeom()
+			kk := c.InC * c.KH * c.KW
+			off := make([]int, kk)
+			c.shiftOffsets(&g, off)
+			wp := prepackAk(make([]float32, roundUp(c.OutC, mr)*kk), false, 1, w, kk, c.OutC, kk, kBlocksOf(kk, kcShift))
+			xp := make([]float32, g.size)
+			c.padShift(&g, x, xp)
+			cp := make([]float32, c.OutC*g.ld)
+			m := startMeter(b)
+			for b.Loop() {
+				gemmShift(c.OutC, g.ld, kk, wp, xp, off, cp)
+			}
+			m.report(b, 2*float64(c.OutC*g.ld*kk))
+		})
 	}
 }

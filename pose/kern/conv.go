@@ -1,6 +1,9 @@
 package kern
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 // Conv describes a 2-D convolution (PyTorch Conv2d with dilation 1 and
 // groups 1) on NCHW float32 images of InC×InH×InW with OIHW weights of
@@ -52,6 +55,38 @@ func checkLen(op, name string, s []float32, want int) {
 // its image straight into the packed GEMM operand. It panics if the Conv
 // is invalid or a length is wrong.
 func (c Conv) Forward(n int, x, w, bias, y []float32, ws *Workspace) {
+	c.forward(n, x, w, bias, y, ws, nil)
+}
+
+// ForwardBNEval computes y = BN(conv(x, w)) with eval-mode batch norm
+// (the running statistics), followed by ReLU if relu is set, overwriting
+// y: y = (conv - runMean[o]) * gamma[o]/sqrt(runVar[o]+eps) + beta[o].
+// It gives the same result as Forward then BatchNormEval (then ReLU) but
+// applies the batch norm while the convolution output is still in cache.
+//
+//   - x: n*InC*InH*InW, NCHW.
+//   - w: OutC*InC*KH*KW, OIHW.
+//   - gamma, beta, runMean, runVar: OutC.
+//   - y: n*OutC*OutH*OutW, NCHW.
+//
+// It panics if the Conv is invalid or a length is wrong.
+func (c Conv) ForwardBNEval(n int, x, w, gamma, beta, runMean, runVar []float32, eps float64, relu bool, y []float32, ws *Workspace) {
+	for _, p := range [][]float32{gamma, beta, runMean, runVar} {
+		checkLen("Conv.ForwardBNEval", "batch-norm parameter", p, c.OutC)
+	}
+	ws = ws.prepare(Workers())
+	sc := grow(&ws.bnScale, c.OutC)
+	for o := range sc {
+		sc[o] = float32(float64(gamma[o]) / math.Sqrt(float64(runVar[o])+eps))
+	}
+	ws.ep = epilogue{m: runMean, sc: sc, sh: beta, relu: relu}
+	c.forward(n, x, w, nil, y, ws, &ws.ep)
+	ws.ep = epilogue{}
+}
+
+// forward is Forward with, if ep is non-nil and has a batch-norm
+// epilogue, that epilogue instead of the bias.
+func (c Conv) forward(n int, x, w, bias, y []float32, ws *Workspace, ep *epilogue) {
 	c.validate("Forward")
 	inSz, outN, kk := c.InC*c.InH*c.InW, c.OutH()*c.OutW(), c.InC*c.KH*c.KW
 	checkLen("Conv.Forward", "x", x, n*inSz)
@@ -64,6 +99,25 @@ func (c Conv) Forward(n int, x, w, bias, y []float32, ws *Workspace) {
 		return
 	}
 	ws = ws.prepare(Workers())
+	if c.shiftable() && n >= Workers() {
+		wp := prepackAk(grow(&ws.wpack, roundUp(c.OutC, mr)*kk), false, 1, w, kk, c.OutC, kk, kBlocksOf(kk, kcShift))
+		g := c.shiftGeom()
+		off := growInt(&ws.off, kk)
+		c.shiftOffsets(&g, off)
+		j := &ws.job
+		*j = convJob{kind: jobForward, c: c, ws: ws, x: x, wp: wp, off: off, y: y, ep: epilogue{bias: bias}}
+		if ep != nil {
+			j.ep = *ep
+		}
+		parallelRun(n, j)
+		*j = convJob{}
+		return
+	}
+	if ep != nil {
+		// The packing paths apply the batch norm after the GEMM, per
+		// image while it is in cache.
+		defer c.applyEpilogue(n, ep, y)
+	}
 	wp := prepackA(grow(&ws.wpack, roundUp(c.OutC, mr)*kk), false, 1, w, kk, c.OutC, kk)
 	phased := !c.direct() && !c.same()
 	// image computes columns [j0, j1) of image i; g is its phase-split
@@ -109,6 +163,19 @@ func (c Conv) Forward(n int, x, w, bias, y []float32, ws *Workspace) {
 	}
 }
 
+// applyEpilogue applies ep's batch norm (and ReLU) to y in place.
+func (c Conv) applyEpilogue(n int, ep *epilogue, y []float32) {
+	outN := c.OutH() * c.OutW()
+	parallelFor(n, func(lo, hi, _ int) {
+		for i := lo; i < hi; i++ {
+			for o := range c.OutC {
+				p := y[(i*c.OutC+o)*outN : (i*c.OutC+o+1)*outN]
+				affine(p, p, ep.m[o], ep.sc[o], ep.sh[o], ep.relu)
+			}
+		}
+	})
+}
+
 // BackwardData computes dx = conv^T(dy, w), the gradient of Forward with
 // respect to x, overwriting dx.
 //
@@ -129,6 +196,22 @@ func (c Conv) BackwardData(n int, dy, w, dx []float32, ws *Workspace) {
 		return
 	}
 	ws = ws.prepare(Workers())
+	if c.adjointShiftable() && n >= Workers() {
+		// dx is the forward pass of the adjoint convolution on dy.
+		adj := c.adjoint()
+		wt := grow(&ws.wflip, len(w))
+		c.flipWeights(w, wt)
+		ak := adj.InC * adj.KH * adj.KW
+		wp := prepackAk(grow(&ws.wpack, roundUp(adj.OutC, mr)*ak), false, 1, wt, ak, adj.OutC, ak, kBlocksOf(ak, kcShift))
+		off := growInt(&ws.off, ak)
+		g := adj.shiftGeom()
+		adj.shiftOffsets(&g, off)
+		j := &ws.job
+		*j = convJob{kind: jobForward, c: adj, ws: ws, x: dy, wp: wp, off: off, y: dx}
+		parallelRun(n, j)
+		*j = convJob{}
+		return
+	}
 	wp := prepackA(grow(&ws.wpack, roundUp(kk, mr)*c.OutC), true, 1, w, kk, kk, c.OutC)
 	// cols computes columns [j0, j1) of Wᵀ × dy_i into dst (ld outN).
 	cols := func(s *scratch, i, j0, j1 int, dst []float32) {
@@ -192,6 +275,19 @@ func (c Conv) BackwardFilter(n int, x, dy, dw, dbias []float32, ws *Workspace) {
 	switch {
 	case n == 0:
 		clear(dw)
+	case c.shiftable() && n >= Workers():
+		// Each worker sums its images into its own transposed partial
+		// (kk×OutC); the partials are transposed and added at the end.
+		nw := chunks(n)
+		g := c.shiftGeom()
+		off := growInt(&ws.off, kk)
+		c.shiftOffsets(&g, off)
+		j := &ws.job
+		*j = convJob{kind: jobFilter, c: c, ws: ws, x: x, y: dy, off: off, dw: dw, nw: nw}
+		parallelRun(n, j)
+		j.kind = jobFilterSum
+		parallelRun(c.OutC, j)
+		*j = convJob{}
 	case n >= Workers():
 		nw := chunks(n)
 		parallelFor(n, func(lo, hi, wk int) {
@@ -200,19 +296,46 @@ func (c Conv) BackwardFilter(n int, x, dy, dw, dbias []float32, ws *Workspace) {
 			if wk > 0 {
 				part = grow(&s.dw, len(dw))
 			}
-			for i := lo; i < hi; i++ {
-				xi := x[i*inSz : (i+1)*inSz]
-				dyi := dy[i*c.OutC*outN : (i+1)*c.OutC*outN]
-				col := xi
-				if !c.direct() {
-					col = grow(&s.col, kk*outN)
-					c.unroll(xi, col, &s.g, 0, c.InC)
-				}
+			// Small images are taken grp at a time, so that one GEMM
+			// of depth grp*outN (one depth block) updates the partial
+			// instead of one GEMM of depth outN per image.
+			grp := max(1, min(hi-lo, kc/outN))
+			cols := grow(&s.col, grp*kk*outN)
+			for i0 := lo; i0 < hi; i0 += grp {
+				g := min(grp, hi-i0)
 				beta := float32(1)
-				if i == lo {
+				if i0 == lo {
 					beta = 0
 				}
-				gemm(&s.pack, c.OutC, kk, outN, opA{alpha: 1, a: dyi, lda: outN}, opB{trans: true, b: col, ldb: outN}, beta, part, kk, nil)
+				if g == 1 {
+					xi := x[i0*inSz : (i0+1)*inSz]
+					dyi := dy[i0*c.OutC*outN : (i0+1)*c.OutC*outN]
+					col := xi
+					if !c.direct() {
+						col = cols[:kk*outN]
+						c.unroll(xi, col, &s.g, 0, c.InC)
+					}
+					gemm(&s.pack, c.OutC, kk, outN, opA{alpha: 1, a: dyi, lda: outN}, opB{trans: true, b: col, ldb: outN}, beta, part, kk, nil)
+					continue
+				}
+				// A = [dy_i0 dy_i0+1 ...] (OutC × g*outN), B = the
+				// images' im2col matrices stacked along k.
+				k := g * outN
+				dyg := grow(&s.dyg, c.OutC*k)
+				for t := range g {
+					dyi := dy[(i0+t)*c.OutC*outN : (i0+t+1)*c.OutC*outN]
+					xi := x[(i0+t)*inSz : (i0+t+1)*inSz]
+					for o := range c.OutC {
+						copy(dyg[o*k+t*outN:o*k+(t+1)*outN], dyi[o*outN:(o+1)*outN])
+					}
+					if c.direct() {
+						copy(cols[t*kk*outN:(t+1)*kk*outN], xi)
+					} else {
+						c.unroll(xi, cols[t*kk*outN:(t+1)*kk*outN], &s.g, 0, c.InC)
+					}
+				}
+				pack := func(dst []float32, pc, jc, kb, nb int) { packColsT(dst, cols, g, kk, outN, pc, jc, kb, nb) }
+				gemm(&s.pack, c.OutC, kk, k, opA{alpha: 1, a: dyg, lda: k}, opB{pack: pack}, beta, part, kk, nil)
 			}
 		})
 		if nw > 1 {
@@ -607,4 +730,82 @@ func sum64(s []float32) float64 {
 		a0 += float64(s[i])
 	}
 	return (a0 + a1) + (a2 + a3)
+}
+
+// convJob is the loop body of the shifted-image paths, kept in the
+// Workspace so that running it on the workers allocates nothing.
+type convJob struct {
+	kind int
+	c    Conv
+	ws   *Workspace
+	x, y []float32 // forward: input and output; filter: x and dy
+	wp   []float32 // packed weights (forward)
+	off  []int
+	ep   epilogue
+	dw   []float32 // filter gradient (OIHW)
+	nw   int       // workers holding filter partials
+}
+
+const (
+	jobForward   = iota // images [lo, hi) through forwardShift
+	jobFilter           // images [lo, hi) into worker partials (transposed)
+	jobFilterSum        // output channels [lo, hi) of dw from the partials
+)
+
+func (j *convJob) run(lo, hi, wk int) {
+	c, ws := j.c, j.ws
+	switch j.kind {
+	case jobForward:
+		c.forwardShift(ws.w[wk], lo, hi, j.x, j.wp, j.off, &j.ep, j.y)
+	case jobFilter:
+		s := ws.w[wk]
+		c.filterShift(s, lo, hi, j.x, j.y, j.off, grow(&s.dw, len(j.dw)), c.OutC)
+	case jobFilterSum:
+		kk := c.InC * c.KH * c.KW
+		for o := lo; o < hi; o++ {
+			d := j.dw[o*kk : (o+1)*kk]
+			p := ws.w[0].dw[o:]
+			for r := range d {
+				d[r] = p[r*c.OutC]
+			}
+			for w := 1; w < j.nw; w++ {
+				p := ws.w[w].dw[o:]
+				for r := range d {
+					d[r] += p[r*c.OutC]
+				}
+			}
+		}
+	}
+}
+
+// packColsT packs rows [pc, pc+kb) and columns [jc, jc+nb) of B = Cᵀ,
+// where C (kk × g*outN) is g im2col matrices (each kk × outN, stored one
+// after the other in cols) side by side, into GEMM B panels (packB's
+// layout). B row p is column p%outN of image p/outN.
+func packColsT(dst, cols []float32, g, kk, outN, pc, jc, kb, nb int) {
+	for jr := 0; jr < nb; jr += nr {
+		nn := min(nr, nb-jr)
+		pan := dst[jr*kb : jr*kb+nr*kb]
+		r0 := jc + jr // first im2col row (B column) of the panel
+		for p := 0; p < kb; {
+			t, q := (pc+p)/outN, (pc+p)%outN
+			run := min(kb-p, outN-q) // B rows within image t
+			col := cols[t*kk*outN : (t+1)*kk*outN]
+			d := pan[p*nr:]
+			if nn == nr {
+				packT16(d, col, r0*outN+q, outN, run)
+			} else {
+				for j := range nn {
+					src := col[(r0+j)*outN+q : (r0+j)*outN+q+run]
+					for i, v := range src {
+						d[i*nr+j] = v
+					}
+				}
+				for i := range run {
+					clear(d[i*nr+nn : i*nr+nr])
+				}
+			}
+			p += run
+		}
+	}
 }

@@ -26,6 +26,15 @@ var convCases = []struct {
 	{"1x3_s1_p1", Conv{InC: 2, OutC: 3, KH: 1, KW: 3, Stride: 1, Pad: 1, InH: 4, InW: 5}, 2},
 	{"5x5_s3_p2", Conv{InC: 2, OutC: 2, KH: 5, KW: 5, Stride: 3, Pad: 2, InH: 11, InW: 8}, 2},
 	{"3x3_s1_p1_wide", Conv{InC: 2, OutC: 7, KH: 3, KW: 3, Stride: 1, Pad: 1, InH: 4, InW: 20}, 3},
+	// Shifted-image GEMM (stride 1, same padding, InW >= shiftMinW, at
+	// least Workers() images): odd output count, grid not a multiple of
+	// the micro-tile, kernel 5x5.
+	{"3x3_s1_p1_shift", Conv{InC: 3, OutC: 7, KH: 3, KW: 3, Stride: 1, Pad: 1, InH: 5, InW: 12}, 4},
+	{"5x5_s1_p2_shift", Conv{InC: 2, OutC: 13, KH: 5, KW: 5, Stride: 1, Pad: 2, InH: 6, InW: 14}, 3},
+	// Small outputs: BackwardFilter stacks the images of a worker along
+	// the GEMM depth.
+	{"3x3_s1_p1_group", Conv{InC: 3, OutC: 5, KH: 3, KW: 3, Stride: 1, Pad: 1, InH: 4, InW: 8}, 4},
+	{"3x3_s2_p1_group", Conv{InC: 2, OutC: 7, KH: 3, KW: 3, Stride: 2, Pad: 1, InH: 8, InW: 8}, 5},
 }
 
 func convData(r *rand.Rand, c Conv, n int) (x, w, bias, dy []float32) {
@@ -71,6 +80,18 @@ func TestConvForward(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestConvShiftAll runs the forward and backward checks with the
+// shifted-image GEMM enabled on every output width, so that all the
+// convCases shapes (strides 2 and 3, no padding, 5x5, 1x3) take it
+// whenever they have at least Workers() images.
+func TestConvShiftAll(t *testing.T) {
+	saved := shiftMinW
+	shiftMinW = 1
+	t.Cleanup(func() { shiftMinW = saved })
+	t.Run("Forward", TestConvForward)
+	t.Run("Backward", TestConvBackward)
 }
 
 // TestConvBackward checks BackwardData and BackwardFilter against central
@@ -219,7 +240,10 @@ var convShapes = []struct {
 	{"block_C64_32x24", Conv{InC: 64, OutC: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, InH: 32, InW: 24}},
 	{"block_C128_16x12", Conv{InC: 128, OutC: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, InH: 16, InW: 12}},
 	{"block_C256_8x6", Conv{InC: 256, OutC: 256, KH: 3, KW: 3, Stride: 1, Pad: 1, InH: 8, InW: 6}},
+	{"down_C64_16x12", Conv{InC: 64, OutC: 128, KH: 3, KW: 3, Stride: 2, Pad: 1, InH: 32, InW: 24}},
+	{"down_C128_8x6", Conv{InC: 128, OutC: 256, KH: 3, KW: 3, Stride: 2, Pad: 1, InH: 16, InW: 12}},
 	{"head_C256_16x12", Conv{InC: 256, OutC: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, InH: 16, InW: 12}},
+	{"head_C128_32x24", Conv{InC: 128, OutC: 64, KH: 3, KW: 3, Stride: 1, Pad: 1, InH: 32, InW: 24}},
 	{"final1x1_C64_32x24", Conv{InC: 64, OutC: 17, KH: 1, KW: 1, Stride: 1, Pad: 0, InH: 32, InW: 24}},
 }
 
@@ -272,6 +296,11 @@ func TestConvAdjoint(t *testing.T) {
 		{"3x3_s1_p1_70x64_n3", Conv{InC: 2, OutC: 3, KH: 3, KW: 3, Stride: 1, Pad: 1, InH: 70, InW: 64}, 3},
 		{"1x1_90x50", Conv{InC: 3, OutC: 8, KH: 1, KW: 1, Stride: 1, Pad: 0, InH: 90, InW: 50}, 1},
 		{"3x3_s2_p1_130x131", Conv{InC: 2, OutC: 7, KH: 3, KW: 3, Stride: 2, Pad: 1, InH: 130, InW: 131}, 2},
+		// Deep enough for several GEMM depth blocks on the
+		// shifted-image paths (forward and filter: InC*9; data: OutC*9).
+		{"3x3_s1_p1_deep_in", Conv{InC: 128, OutC: 8, KH: 3, KW: 3, Stride: 1, Pad: 1, InH: 5, InW: 12}, 2},
+		{"3x3_s1_p1_deep_out", Conv{InC: 8, OutC: 128, KH: 3, KW: 3, Stride: 1, Pad: 1, InH: 5, InW: 12}, 2},
+		{"3x3_s2_p1_deep_in", Conv{InC: 128, OutC: 16, KH: 3, KW: 3, Stride: 2, Pad: 1, InH: 10, InW: 24}, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, n := tc.c, tc.n
@@ -402,6 +431,47 @@ func TestConvGradientAccuracy(t *testing.T) {
 		t.Logf("%s relative L2 error %.3g", chk.name, e)
 		if !(e < 5e-5) {
 			t.Errorf("%s relative L2 error %g, want < 5e-5", chk.name, e)
+		}
+	}
+}
+
+// TestConvForwardBNEval checks the fused eval-mode conv + batch norm
+// (+ ReLU) against Forward followed by BatchNormEval and ReLU, on every
+// path (shifted-image and packing, several images and one).
+func TestConvForwardBNEval(t *testing.T) {
+	for _, kern := range kernels(t) {
+		useAVX2 = kern.avx
+		var ws Workspace
+		for _, tc := range convCases {
+			for _, n := range []int{tc.n, 1} {
+				for _, relu := range []bool{false, true} {
+					t.Run(fmt.Sprintf("%s/%s/n%d/relu=%v", kern.name, tc.name, n, relu), func(t *testing.T) {
+						c := tc.c
+						r := rand.New(rand.NewPCG(9, 10))
+						x, w, _, _ := convData(r, c, n)
+						gamma := randSlice(r, c.OutC, 0.5, 1.5)
+						beta := randSlice(r, c.OutC, -0.5, 0.5)
+						rm := randSlice(r, c.OutC, -0.3, 0.3)
+						rv := randSlice(r, c.OutC, 0.2, 2)
+						want := make([]float32, n*c.OutC*c.OutH()*c.OutW())
+						c.Forward(n, x, w, nil, want, nil)
+						BatchNormEval(n, c.OutC, c.OutH()*c.OutW(), want, gamma, beta, rm, rv, want, 1e-5)
+						if relu {
+							ReLU(want, want)
+						}
+						got := make([]float32, len(want))
+						for i := range got {
+							got[i] = float32(math.NaN())
+						}
+						c.ForwardBNEval(n, x, w, gamma, beta, rm, rv, 1e-5, relu, got, &ws)
+						for i := range got {
+							if d := math.Abs(float64(got[i] - want[i])); !(d <= 1e-5*(1+math.Abs(float64(want[i])))) {
+								t.Fatalf("y[%d] = %g, want %g", i, got[i], want[i])
+							}
+						}
+					})
+				}
+			}
 		}
 	}
 }

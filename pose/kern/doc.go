@@ -24,28 +24,45 @@
 //
 // A convolution runs as one GEMM per image with no transpose:
 // y_i[OutC, OH*OW] = W[OutC, InC*KH*KW] × col_i[InC*KH*KW, OH*OW], where
-// col_i is the im2col unrolling (skipped for 1×1, stride-1, unpadded
-// convolutions, which multiply the image directly). The weights are
-// packed once per call; Forward never materialises col_i but packs its
-// rows straight into the GEMM panels. Every im2col row is a shifted copy:
-// of the image itself for stride-1 "same" convolutions (plus zeroed
-// border columns), otherwise of a phase-split copy of the image (one
-// plane per input channel, kernel column and row phase).
-// BackwardData computes col = Wᵀ × dy_i and scatters it back (col2im);
-// BackwardFilter sums dy_i × col_iᵀ over images into per-worker partial
-// gradients. A batch smaller than the worker count is split by output
-// columns (Forward, BackwardData) or output channels (BackwardFilter).
+// col_i is the im2col unrolling. When the output is at least 12 pixels
+// wide and there are at least as many images as workers, the GEMM reads
+// col_i in place ("shifted-image" or implicit GEMM, shift.go): each input
+// channel is split into Stride×Stride phase planes stored with zero rows
+// and a few zero columns per row, the output is computed on a grid whose
+// rows are as wide as those padded rows (the extra columns are dropped
+// when the result is copied out), and on that grid every im2col row is a
+// padded plane shifted by a constant, so the micro-kernel loads its B
+// rows through a table of offsets. Only the weights are packed, once per
+// call. BackwardData of a stride-1 "same" convolution is the forward pass
+// of the adjoint convolution (weights transposed and flipped) on the same
+// path; BackwardFilter computes dWᵀ = col_i × dy_iᵀ with a kernel that reads
+// the six A rows in place from the padded planes, per-worker partials
+// transposed and summed at the end. ForwardBNEval applies eval-mode batch
+// norm (and ReLU) to each output plane while it is in cache.
+//
+// The other convolutions (narrow outputs, a batch smaller than the
+// worker count, 1×1) pack col_i into the GEMM panels: rows of the image
+// itself for stride-1 "same" convolutions (plus zeroed border columns),
+// otherwise of a phase-split copy (1×1, stride-1, unpadded convolutions
+// multiply the image directly). BackwardData then computes
+// col = Wᵀ × dy_i and scatters it back (col2im); BackwardFilter sums
+// dy × colᵀ over the worker's images, several small images per GEMM
+// (stacked along its depth), into per-worker partial gradients. A batch
+// smaller than the worker count is split by output columns (Forward,
+// BackwardData) or output channels (BackwardFilter).
 //
 // Fused variants save memory passes: BatchNormReLUTrain and
 // BatchNormAddReLUTrain (the end of a residual block) with
 // BatchNormReLUBackward, and AddReLU.
 //
 // Sgemm packs op(A) into 6-row and op(B) into 16-column k-major panels
-// (BLIS loop order, blocks of 144×256 and 256×4080) and runs a 6×16
-// register-blocked micro-kernel (AVX2/FMA: twelve YMM accumulators; the
-// Go fallback walks 2×4 sub-tiles). Large products are split over the
-// workers by column or row blocks, which leaves the results bitwise the
-// same as a serial run.
+// (BLIS loop order, blocks of 144×256 and 256×4080, the depth split into
+// equal blocks) and runs a 6×16 register-blocked micro-kernel (AVX2/FMA:
+// twelve YMM accumulators; the Go fallback walks 2×4 sub-tiles). Large
+// products are split over the workers by column or row blocks, which
+// leaves the results bitwise the same as a serial run. The parallel paths
+// (Sgemm, the shifted-image convolutions) hand the workers pooled job
+// values rather than closures and allocate nothing per call.
 //
 // Reductions (batch-norm statistics and gradients, bias gradients, the
 // loss) accumulate in float64.
@@ -63,6 +80,9 @@
 //   - Goto and van de Geijn, "Anatomy of high-performance matrix
 //     multiplication", ACM TOMS 34(3), 2008; Van Zee and van de Geijn,
 //     "BLIS", ACM TOMS 41(3), 2015 (packing and blocking).
+//   - Dukhan, "The Indirect Convolution Algorithm", arXiv:1907.02129
+//     (a GEMM reading its operand through a table of row pointers, which
+//     the shifted-image convolutions do with offsets into padded planes).
 //   - Ioffe and Szegedy, "Batch Normalization", arXiv:1502.03167; running
 //     statistics follow torch.nn.BatchNorm2d (momentum 0.1, unbiased
 //     running variance).

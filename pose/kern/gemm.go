@@ -45,29 +45,55 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 		packPool.Put(p)
 		return
 	}
+	j := jobPool.Get().(*sgemmJob)
+	*j = sgemmJob{transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, false}
 	if cols := (n + nr - 1) / nr; cols >= 2*w || cols >= (m+mr-1)/mr {
-		parallelFor(cols, func(lo, hi, _ int) {
-			j0, j1 := lo*nr, min(hi*nr, n)
-			bo := j0
-			if transB {
-				bo = j0 * ldb
-			}
-			p := packPool.Get().(*packBuf)
-			sgemm(p, transA, transB, m, j1-j0, k, alpha, a, lda, b[bo:], ldb, beta, c[j0:], ldc)
-			packPool.Put(p)
-		})
-		return
+		j.byCols = true
+		parallelRun(cols, j)
+	} else {
+		parallelRun((m+mr-1)/mr, j)
 	}
-	parallelFor((m+mr-1)/mr, func(lo, hi, _ int) {
-		i0, i1 := lo*mr, min(hi*mr, m)
-		ao := i0 * lda
-		if transA {
+	*j = sgemmJob{}
+	jobPool.Put(j)
+}
+
+// sgemmJob is one parallel Sgemm call: its ranges are blocks of nr C
+// columns (byCols) or of mr C rows. Jobs are pooled so that a call
+// allocates nothing.
+type sgemmJob struct {
+	transA, transB bool
+	m, n, k        int
+	alpha          float32
+	a              []float32
+	lda            int
+	b              []float32
+	ldb            int
+	beta           float32
+	c              []float32
+	ldc            int
+	byCols         bool
+}
+
+var jobPool = sync.Pool{New: func() any { return new(sgemmJob) }}
+
+func (j *sgemmJob) run(lo, hi, _ int) {
+	p := packPool.Get().(*packBuf)
+	if j.byCols {
+		j0, j1 := lo*nr, min(hi*nr, j.n)
+		bo := j0
+		if j.transB {
+			bo = j0 * j.ldb
+		}
+		sgemm(p, j.transA, j.transB, j.m, j1-j0, j.k, j.alpha, j.a, j.lda, j.b[bo:], j.ldb, j.beta, j.c[j0:], j.ldc)
+	} else {
+		i0, i1 := lo*mr, min(hi*mr, j.m)
+		ao := i0 * j.lda
+		if j.transA {
 			ao = i0
 		}
-		p := packPool.Get().(*packBuf)
-		sgemm(p, transA, transB, i1-i0, n, k, alpha, a[ao:], lda, b, ldb, beta, c[i0*ldc:], ldc)
-		packPool.Put(p)
-	})
+		sgemm(p, j.transA, j.transB, i1-i0, j.n, j.k, j.alpha, j.a[ao:], j.lda, j.b, j.ldb, j.beta, j.c[i0*j.ldc:], j.ldc)
+	}
+	packPool.Put(p)
 }
 
 // parSize is the number of multiply-adds (m*n*k) from which Sgemm uses
@@ -157,10 +183,15 @@ type opB struct {
 // so that a matrix used by many GEMMs (conv weights) is packed once. The
 // result has roundUp(m, mr)*k floats.
 func prepackA(dst []float32, trans bool, alpha float32, a []float32, lda, m, k int) []float32 {
+	return prepackAk(dst, trans, alpha, a, lda, m, k, kBlocks(k))
+}
+
+// prepackAk is prepackA for depth blocks of kcb.
+func prepackAk(dst []float32, trans bool, alpha float32, a []float32, lda, m, k, kcb int) []float32 {
 	mp := roundUp(m, mr)
 	dst = dst[:mp*k]
-	for pc := 0; pc < k; pc += kc {
-		kb := min(kc, k-pc)
+	for pc := 0; pc < k; pc += kcb {
+		kb := min(kcb, k-pc)
 		for ic := 0; ic < m; ic += mc {
 			packA(dst[pc*mp+ic*kb:], trans, alpha, a, lda, ic, pc, min(mc, m-ic), kb)
 		}
@@ -197,7 +228,7 @@ func gemm(p *packBuf, m, n, k int, a opA, b opB, beta float32, c []float32, ldc 
 	default:
 		scaleC(m, n, beta, c, ldc)
 	}
-	kcMax := min(k, kc)
+	kcMax := kBlocks(k)
 	var ap []float32
 	if a.pre == nil {
 		ap = aligned(&p.a, roundUp(min(m, mc), mr)*kcMax)
@@ -207,8 +238,8 @@ func gemm(p *packBuf, m, n, k int, a opA, b opB, beta float32, c []float32, ldc 
 	var tile [mr * nr]float32
 	for jc := 0; jc < n; jc += nc {
 		nb := min(nc, n-jc)
-		for pc := 0; pc < k; pc += kc {
-			kb := min(kc, k-pc)
+		for pc := 0; pc < k; pc += kcMax {
+			kb := min(kcMax, k-pc)
 			acc := accumulate || pc > 0
 			var tb []float32
 			if pc+kb == k {

@@ -61,3 +61,38 @@ func scatter16(dst []float32, do, dstride int, src []float32, so, blocks int) {
 	}
 	scatter16Go(dst, do, dstride, src, so, blocks)
 }
+
+// kernelOffAVX2 is kernelOffGo in assembly: B row p is read at
+// b + off[p] floats.
+//
+//go:noescape
+func kernelOffAVX2(kb int, a, b *float32, off *int, c *float32, ldc int, acc bool)
+
+func microKernelOff(kb int, a, b []float32, off []int, c []float32, ldc int, acc bool) {
+	if useAVX2 && kb > 0 {
+		_ = a[kb*mr-1]
+		_ = off[kb-1]
+		_ = c[(mr-1)*ldc+nr-1]
+		// gemmShift has checked that every b[off[p]:off[p]+nr] is in range.
+		kernelOffAVX2(kb, &a[0], &b[0], &off[0], &c[0], ldc, acc)
+		return
+	}
+	kernelOffGo(kb, a, b, off, c, ldc, acc)
+}
+
+// kernelRowsAVX2 is kernelRowsGo in assembly.
+//
+//go:noescape
+func kernelRowsAVX2(kb int, a *float32, off *int, b, c *float32, ldc int, acc bool)
+
+func microKernelRows(kb int, a []float32, off []int, b, c []float32, ldc int, acc bool) {
+	if useAVX2 && kb > 0 {
+		_ = off[mr-1]
+		_ = b[kb*nr-1]
+		_ = c[(mr-1)*ldc+nr-1]
+		// gemmShiftRows has checked that every a[off[i]:off[i]+kb] is in range.
+		kernelRowsAVX2(kb, &a[0], &off[0], &b[0], &c[0], ldc, acc)
+		return
+	}
+	kernelRowsGo(kb, a, off, b, c, ldc, acc)
+}

@@ -208,3 +208,42 @@ func BenchmarkSgemm(b *testing.B) {
 		}
 	}
 }
+
+// TestNoAllocs checks that the parallel Sgemm and the convolution paths
+// posenet-s trains on allocate nothing once their Workspace has grown.
+func TestNoAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("sync.Pool drops items under the race detector")
+	}
+	if Workers() < 2 {
+		t.Skip("needs 2 workers for the parallel paths")
+	}
+	m, n, k := 64, 768, 576 // above parSize: split over the workers
+	a, b, c := make([]float32, m*k), make([]float32, k*n), make([]float32, m*n)
+	cv := Conv{InC: 16, OutC: 32, KH: 3, KW: 3, Stride: 1, Pad: 1, InH: 16, InW: 12}
+	cs := Conv{InC: 16, OutC: 32, KH: 3, KW: 3, Stride: 2, Pad: 1, InH: 32, InW: 24}
+	const imgs = 4
+	x := make([]float32, imgs*16*32*24)
+	w := make([]float32, 32*16*9)
+	y := make([]float32, imgs*32*16*12)
+	p := make([]float32, 32)
+	var ws Workspace
+	for _, tc := range []struct {
+		name string
+		f    func()
+	}{
+		{"Sgemm", func() { Sgemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n) }},
+		{"Sgemm/transB", func() { Sgemm(false, true, m, n, k, 1, a, k, b, k, 1, c, n) }},
+		{"Forward", func() { cv.Forward(imgs, x[:imgs*16*16*12], w, nil, y, &ws) }},
+		{"Forward/stride2", func() { cs.Forward(imgs, x, w, nil, y, &ws) }},
+		{"ForwardBNEval", func() { cv.ForwardBNEval(imgs, x[:imgs*16*16*12], w, p, p, p, p, 1e-5, true, y, &ws) }},
+		{"BackwardData", func() { cv.BackwardData(imgs, y, w, x[:imgs*16*16*12], &ws) }},
+		{"BackwardFilter", func() { cv.BackwardFilter(imgs, x[:imgs*16*16*12], y, w, nil, &ws) }},
+		{"BackwardFilter/stride2", func() { cs.BackwardFilter(imgs, x, y, w, nil, &ws) }},
+	} {
+		tc.f() // grow the buffers
+		if got := testing.AllocsPerRun(50, tc.f); got != 0 {
+			t.Errorf("%s: %v allocations per call, want 0", tc.name, got)
+		}
+	}
+}

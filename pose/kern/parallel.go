@@ -15,11 +15,22 @@ var (
 )
 
 type task struct {
-	fn     func(lo, hi, worker int)
+	r      ranger
 	lo, hi int
 	worker int
 	wg     *sync.WaitGroup
 }
+
+// ranger is a parallel loop body. Callers that must not allocate pass a
+// pooled pointer (a closure handed to another goroutine always escapes
+// to the heap).
+type ranger interface{ run(lo, hi, worker int) }
+
+type funcRanger func(lo, hi, worker int)
+
+func (f funcRanger) run(lo, hi, worker int) { f(lo, hi, worker) }
+
+var wgPool = sync.Pool{New: func() any { return new(sync.WaitGroup) }}
 
 func startPool() {
 	nWorkers = max(1, runtime.GOMAXPROCS(0))
@@ -27,7 +38,7 @@ func startPool() {
 	for range nWorkers - 1 {
 		go func() {
 			for t := range tasks {
-				t.fn(t.lo, t.hi, t.worker)
+				t.r.run(t.lo, t.hi, t.worker)
 				t.wg.Done()
 			}
 		}()
@@ -49,21 +60,24 @@ func chunks(n int) int { return max(1, min(n, Workers())) }
 // [0, chunks(n)), so per-worker scratch can be indexed by it. It returns
 // when all calls are done. A chunk that no idle worker can take runs on
 // the caller, so nested or concurrent calls cannot deadlock.
-func parallelFor(n int, fn func(lo, hi, worker int)) {
+func parallelFor(n int, fn func(lo, hi, worker int)) { parallelRun(n, funcRanger(fn)) }
+
+// parallelRun is parallelFor for a ranger; it allocates nothing.
+func parallelRun(n int, r ranger) {
 	if n <= 0 {
 		return
 	}
 	w := chunks(n)
 	if w == 1 {
-		fn(0, n, 0)
+		r.run(0, n, 0)
 		return
 	}
-	var wg sync.WaitGroup
+	wg := wgPool.Get().(*sync.WaitGroup)
 	var inline [8]int
 	pending := inline[:0]
 	for i := 1; i < w; i++ {
 		wg.Add(1)
-		t := task{fn: fn, lo: i * n / w, hi: (i + 1) * n / w, worker: i, wg: &wg}
+		t := task{r: r, lo: i * n / w, hi: (i + 1) * n / w, worker: i, wg: wg}
 		select {
 		case tasks <- t:
 		default:
@@ -71,9 +85,10 @@ func parallelFor(n int, fn func(lo, hi, worker int)) {
 			pending = append(pending, i)
 		}
 	}
-	fn(0, n/w, 0)
+	r.run(0, n/w, 0)
 	for _, i := range pending {
-		fn(i*n/w, (i+1)*n/w, i)
+		r.run(i*n/w, (i+1)*n/w, i)
 	}
 	wg.Wait()
+	wgPool.Put(wg)
 }

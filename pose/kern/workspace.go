@@ -10,14 +10,27 @@ package kern
 // concurrent caller (for instance each concurrently running BSAM pass)
 // its own.
 type Workspace struct {
-	w     []*scratch
-	wpack []float32 // packed weights, shared read-only by the workers
-	col   []float32 // im2col columns shared by all workers (small batches)
-	g     []float32 // phase-split image shared by all workers (small batches)
+	w       []*scratch
+	wpack   []float32 // packed weights, shared read-only by the workers
+	col     []float32 // im2col columns shared by all workers (small batches)
+	g       []float32 // phase-split image shared by all workers (small batches)
+	off     []int     // im2col row offsets of the shifted-image GEMM
+	wflip   []float32 // flipped weights of the adjoint convolution
+	bnScale []float32 // per-channel scale of ForwardBNEval
+	job     convJob   // the running shifted-image job
+	ep      epilogue  // the running ForwardBNEval's batch norm
+}
+
+func growInt(buf *[]int, n int) []int {
+	if cap(*buf) < n {
+		*buf = make([]int, n)
+	}
+	return (*buf)[:n]
 }
 
 type scratch struct {
 	pack packBuf
+	dyg  []float32 // output gradients of a group of images, side by side
 	col  []float32
 	g    []float32
 	dw   []float32
