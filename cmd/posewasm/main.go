@@ -3,7 +3,7 @@
 // Command posewasm is the browser glue of the pose network: it registers
 // the global object bsampose with
 //
-//	bsampose.load(modelBytes: Uint8Array) -> Promise<{names, skeleton, flip_pairs, input_w, input_h, preset, joints, simd, kernel, warmup_ms}>
+//	bsampose.load(modelBytes: Uint8Array) -> Promise<{names, skeleton, flip_pairs, input_w, input_h, preset, joints, simd, kernel, decode_ms, pack_ms, warmup_ms}>
 //	bsampose.predict(rgba, width, height, box?: [x,y,w,h], opts?: {flip}) -> Promise<{keypoints: [{name,x,y,score}], ms, kernel}>
 //	bsampose.bench(iterations) -> Promise<{median_ms, min_ms, mean_ms, iterations, kernel}>
 //
@@ -18,7 +18,7 @@ import (
 	"syscall/js"
 	"time"
 
-	"github.com/bsampose/bsampose/coco"
+	"github.com/bsampose/bsampose/pose/geom"
 	"github.com/bsampose/bsampose/pose/infer"
 )
 
@@ -48,13 +48,13 @@ func main() {
 		} else {
 			px = copyBytes(nil, bytesArg(args, 0))
 		}
-		box := coco.Box{W: float64(w), H: float64(h)}
+		box := geom.Box{W: float64(w), H: float64(h)}
 		if len(args) > 3 && args[3].Truthy() {
 			b := args[3]
 			if b.Length() != 4 {
 				return reject(fmt.Errorf("posewasm: box must be [x, y, w, h]"))
 			}
-			box = coco.Box{X: b.Index(0).Float(), Y: b.Index(1).Float(), W: b.Index(2).Float(), H: b.Index(3).Float()}
+			box = geom.Box{X: b.Index(0).Float(), Y: b.Index(1).Float(), W: b.Index(2).Float(), H: b.Index(3).Float()}
 		}
 		flip := len(args) > 4 && args[4].Truthy() && args[4].Get("flip").Truthy()
 		busy++
@@ -78,29 +78,34 @@ func main() {
 }
 
 func load(src []byte) (any, error) {
-	m, err := infer.Decode(src)
+	t0 := time.Now()
+	m, err := infer.DecodeInPlace(src) // src is ours: the weights may alias it
 	if err != nil {
 		return nil, err
 	}
+	t1 := time.Now()
 	useSIMD := installKernel(m)
 	model = m
 	md := m.Meta
 	// Warm up: allocate the buffers and run every kernel once, so the
 	// engine starts optimising them before the first real prediction.
-	t0 := time.Now()
+	t2 := time.Now()
 	benchX = make([]float32, 3*md.InputH*md.InputW)
 	if _, err := m.Forward(benchX, 1); err != nil {
 		return nil, err
 	}
-	warm := float64(time.Since(t0).Microseconds()) / 1000
+	t3 := time.Now()
 	return map[string]any{
 		"names": strs(md.Names), "skeleton": pairs(md.Skeleton), "flip_pairs": pairs(md.FlipPairs),
 		"input_w": md.InputW, "input_h": md.InputH, "preset": md.Preset, "joints": md.Joints,
-		"simd": useSIMD, "kernel": m.Kernel().Name(), "warmup_ms": warm,
+		"simd": useSIMD, "kernel": m.Kernel().Name(),
+		"decode_ms": ms(t1.Sub(t0)), "pack_ms": ms(t2.Sub(t1)), "warmup_ms": ms(t3.Sub(t2)),
 	}, nil
 }
 
-func predict(pix []byte, w, h int, box coco.Box, flip bool) (any, error) {
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func predict(pix []byte, w, h int, box geom.Box, flip bool) (any, error) {
 	if model == nil {
 		return nil, fmt.Errorf("posewasm: predict before load")
 	}

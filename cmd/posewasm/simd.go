@@ -14,7 +14,7 @@ import (
 // imports with JS trampolines into that instance.
 //
 //go:wasmimport bsampose_simd sgemm
-func simdSgemm(m, n, k int32, a, b unsafe.Pointer, ldb int32, c unsafe.Pointer, ldc int32, bias unsafe.Pointer, relu int32)
+func simdSgemm(m, n, k int32, a, b unsafe.Pointer, ldb int32, c unsafe.Pointer, ldc int32, bias unsafe.Pointer, relu int32, scratch unsafe.Pointer)
 
 //go:wasmimport bsampose_simd im2col
 func simdIm2col(x, col unsafe.Pointer, inC, inH, inW, k, s, pad, oh, ow int32)
@@ -25,13 +25,16 @@ func simdIm2col(x, col unsafe.Pointer, inC, inH, inW, k, s, pad, oh, ow int32)
 //go:wasmimport bsampose_simd available
 func simdAvailable() int32
 
-var biasPad []float32 // bias copied to a padded buffer when its capacity is short
+var (
+	biasPad []float32 // bias copied to a padded buffer when its capacity is short
+	strip   []float32 // the module's scratch: one packed column strip of b (8*k floats)
+)
 
 // simdFull is infer.PanelKernel.Full on the SIMD module. The module works
 // on raw addresses, so the lengths are checked here.
 func simdFull(m, n, k int, a, b []float32, ldb int, c []float32, ldc int, bias []float32, relu bool) {
 	mp := (m + infer.PanelRows - 1) / infer.PanelRows * infer.PanelRows
-	if m <= 0 || n <= 0 || k <= 0 || n%infer.PanelCols != 0 || len(a) < mp*k || len(b) < (k-1)*ldb+n || len(c) < (m-1)*ldc+n {
+	if m <= 0 || n <= 0 || k <= 0 || n%infer.PanelCols != 0 || len(a) < m*k || len(b) < (k-1)*ldb+n || len(c) < (m-1)*ldc+n {
 		panic("posewasm: sgemm: bad dimensions or lengths")
 	}
 	var bp unsafe.Pointer
@@ -50,8 +53,11 @@ func simdFull(m, n, k int, a, b []float32, ldb int, c []float32, ldc int, bias [
 	if relu {
 		r = 1
 	}
+	if len(strip) < infer.PanelCols*k {
+		strip = make([]float32, infer.PanelCols*k)
+	}
 	simdSgemm(int32(m), int32(n), int32(k), unsafe.Pointer(unsafe.SliceData(a)), unsafe.Pointer(unsafe.SliceData(b)),
-		int32(ldb), unsafe.Pointer(unsafe.SliceData(c)), int32(ldc), bp, r)
+		int32(ldb), unsafe.Pointer(unsafe.SliceData(c)), int32(ldc), bp, r, unsafe.Pointer(unsafe.SliceData(strip)))
 }
 
 func simdUnroll(cv kern.Conv, x, col []float32) {

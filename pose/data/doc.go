@@ -6,7 +6,9 @@
 // number of workers.
 //
 // It imports coco and heatmap, never gorgonia: batches are plain []float32
-// that the trainer wraps into tensors.
+// that the trainer wraps into tensors. The crop geometry and the warp
+// itself live in pose/geom (shared with the browser build, which must not
+// pull in coco or the image decoders); Affine is an alias of geom.Affine.
 //
 // # Shapes
 //

@@ -171,21 +171,3 @@ func ycbcrToNRGBA(src *image.YCbCr) *image.NRGBA {
 	}
 	return dst
 }
-
-// chromaShifts returns the horizontal and vertical chroma subsampling of a
-// YCbCr image as bit shifts (4:2:0 is 1, 1).
-func chromaShifts(r image.YCbCrSubsampleRatio) (sx, sy uint) {
-	switch r {
-	case image.YCbCrSubsampleRatio422:
-		return 1, 0
-	case image.YCbCrSubsampleRatio420:
-		return 1, 1
-	case image.YCbCrSubsampleRatio440:
-		return 0, 1
-	case image.YCbCrSubsampleRatio411:
-		return 2, 0
-	case image.YCbCrSubsampleRatio410:
-		return 2, 1
-	}
-	return 0, 0
-}

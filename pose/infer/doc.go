@@ -6,7 +6,10 @@
 //
 // A Model comes from a checkpoint's tensors (FromTensors; package
 // pose/infer/checkpoint reads checkpoint files) or from the compact model
-// file (Decode; written by Encode and `posetrain export`). Its GEMM
+// file (Decode, or DecodeInPlace, which leaves the float32 weights in the
+// file's buffer; written by Encode and `posetrain export`; its JSON
+// header is read by a small reader of its own, not encoding/json, which
+// would add 150 KB to the gzipped browser download). Its GEMM
 // backend is a Kernel: GoKernel (kern.Sgemm, AVX2 natively) by default,
 // or PanelKernel, whose Full function in the browser is the SIMD128
 // WebAssembly module of package pose/infer/simd.
@@ -29,8 +32,8 @@
 // # Coordinates
 //
 // PredictImage takes a person box [x, y, w, h] in image pixels and returns
-// keypoints in image pixels, through pose/data's affine (box centre to
-// input centre, padding 1.25, input aspect) and the heatmap codec's
+// keypoints in image pixels, through pose/geom's affine (box centre to
+// input centre, padding 1.25, input aspect; the same map as pose/data) and the heatmap codec's
 // decode, exactly as pose.Predictor.
 //
 // # References

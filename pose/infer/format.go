@@ -140,7 +140,19 @@ func quantize(w []float32, rows int) ([]byte, []float32) {
 // panics on malformed input. Weight values are taken as they are (a
 // non-finite weight gives non-finite heatmaps, not an error): checking
 // them would double the load time in the browser.
-func Decode(data []byte) (*Model, error) {
+func Decode(data []byte) (*Model, error) { return decode(data, false) }
+
+// DecodeInPlace is Decode without copying the float32 weights: when they
+// are 4-byte aligned in memory (as Encode lays them out, if data itself
+// is aligned, as Go's allocations are), the Model's weight slices alias
+// data, so data must stay unmodified for as long as the Model or its
+// clones are used. The browser glue uses it: the model file arrives in a
+// fresh buffer, and allocating and filling another 9 MB of wasm memory
+// costs tens of milliseconds of start-up. Int8 weights are still
+// expanded into new float32 slices.
+func DecodeInPlace(data []byte) (*Model, error) { return decode(data, true) }
+
+func decode(data []byte, inPlace bool) (*Model, error) {
 	if len(data) < len(Magic) {
 		if bytes.HasPrefix([]byte(Magic), data) {
 			return nil, fmt.Errorf("%w: %d bytes", ErrTruncated, len(data))
@@ -162,8 +174,8 @@ func Decode(data []byte) (*Model, error) {
 	if uint64(n) > uint64(len(rest)) {
 		return nil, fmt.Errorf("%w: header of %d bytes, %d left", ErrTruncated, n, len(rest))
 	}
-	var hdr fileHeader
-	if err := json.Unmarshal(rest[:n], &hdr); err != nil {
+	hdr, err := parseHeader(rest[:n])
+	if err != nil {
 		return nil, fmt.Errorf("infer: model header: %w", err)
 	}
 	body := rest[n:]
@@ -179,7 +191,7 @@ func Decode(data []byte) (*Model, error) {
 		if _, dup := ts.vals[e.Name]; dup {
 			return nil, fmt.Errorf("infer: duplicate tensor %q", e.Name)
 		}
-		v, err := readTensor(body, e, num)
+		v, err := readTensor(body, e, num, inPlace)
 		if err != nil {
 			return nil, err
 		}
@@ -195,8 +207,9 @@ func span(body []byte, name string, off, size int) ([]byte, error) {
 	return body[off : off+size], nil
 }
 
-func readTensor(body []byte, e tensorEntry, num int) ([]float32, error) {
-	out := make([]float32, num)
+// readTensor returns the values of tensor e (num of them) from body; with
+// inPlace, float32 values aliasing body when that is possible.
+func readTensor(body []byte, e tensorEntry, num int, inPlace bool) ([]float32, error) {
 	switch e.DType {
 	case "f32", "":
 		if num > len(body)/4 {
@@ -206,6 +219,11 @@ func readTensor(body []byte, e tensorEntry, num int) ([]float32, error) {
 		if err != nil {
 			return nil, err
 		}
+		p := unsafe.Pointer(unsafe.SliceData(b))
+		if inPlace && littleEndian && uintptr(p)%4 == 0 {
+			return unsafe.Slice((*float32)(p), num)[:num:num], nil
+		}
+		out := make([]float32, num)
 		if littleEndian {
 			// one memmove instead of a loop (a large win on wasm)
 			copy(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(out))), 4*num), b)
@@ -214,7 +232,9 @@ func readTensor(body []byte, e tensorEntry, num int) ([]float32, error) {
 				out[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
 			}
 		}
+		return out, nil
 	case "i8":
+		out := make([]float32, num)
 		rows := e.Shape[0]
 		if rows > len(body)/4 {
 			return nil, fmt.Errorf("%w: tensor %q has %d scales", ErrTruncated, e.Name, rows)
@@ -234,10 +254,10 @@ func readTensor(body []byte, e tensorEntry, num int) ([]float32, error) {
 				out[j] = float32(int8(q[j])) * s
 			}
 		}
+		return out, nil
 	default:
 		return nil, fmt.Errorf("infer: tensor %q has dtype %q (want f32 or i8)", e.Name, e.DType)
 	}
-	return out, nil
 }
 
 // littleEndian reports whether float32s are stored little-endian in

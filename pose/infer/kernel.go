@@ -1,10 +1,6 @@
 package infer
 
-import (
-	"fmt"
-
-	"github.com/bsampose/bsampose/pose/kern"
-)
+import "github.com/bsampose/bsampose/pose/kern"
 
 // Kernel is the matrix-multiply backend of the convolutions.
 //
@@ -69,52 +65,21 @@ func (GoKernel) Gemm(m, n, k int, a, b []float32, ldb int, c []float32, ldc int,
 	}
 }
 
-// Panel geometry of PanelKernel: A is packed in panels of PanelRows rows
-// stored k-major, and the full part of a GEMM covers multiples of
-// PanelCols columns.
+// Tile geometry of PanelKernel: its Full function computes tiles of
+// PanelRows rows by PanelCols columns, and covers multiples of PanelCols
+// columns.
 const (
 	PanelRows = 4
 	PanelCols = 8
 )
 
-// PackPanels packs the row-major m×k matrix w into ceil(m/4) panels of 4
-// rows, each stored k-major: element (i, p) goes to
-// (i/4)*4*k + p*4 + i%4. Rows past m are zero.
-//
-// It panics if len(w) < m*k.
-func PackPanels(w []float32, m, k int) []float32 {
-	if len(w) < m*k {
-		panic(fmt.Sprintf("infer: PackPanels: len(w)=%d < %d*%d", len(w), m, k))
-	}
-	mp := (m + PanelRows - 1) / PanelRows * PanelRows
-	out := make([]float32, mp*k)
-	for i0 := 0; i0 < m; i0 += PanelRows {
-		pan := out[i0*k : (i0+PanelRows)*k]
-		if m-i0 >= 4 && PanelRows == 4 {
-			// four rows per pass: a quarter of the loop overhead, which
-			// matters in the browser where this runs unoptimised once
-			w0, w1, w2, w3 := w[i0*k:(i0+1)*k], w[(i0+1)*k:(i0+2)*k], w[(i0+2)*k:(i0+3)*k], w[(i0+3)*k:(i0+4)*k]
-			for p := range w0 {
-				d := pan[4*p : 4*p+4 : 4*p+4]
-				d[0], d[1], d[2], d[3] = w0[p], w1[p], w2[p], w3[p]
-			}
-			continue
-		}
-		for r := range min(PanelRows, m-i0) {
-			row := w[(i0+r)*k : (i0+r+1)*k]
-			for p, v := range row {
-				pan[p*PanelRows+r] = v
-			}
-		}
-	}
-	return out
-}
-
-// PanelKernel reads weights packed by PackPanels. Full, if not nil,
-// computes the columns [0, n) for n a positive multiple of PanelCols (the
-// SIMD128 WebAssembly module in the browser); PanelKernel computes the
-// remaining columns, or all of them when Full is nil, in plain Go with
-// the same summation order (p ascending, one float32 accumulator).
+// PanelKernel uses the row-major weights as they are (no packing: at
+// start-up in the browser, a packed copy of the weights cost more time
+// than the kernel saved). Full, if not nil, computes the columns [0, n)
+// for n a positive multiple of PanelCols (the SIMD128 WebAssembly module
+// in the browser); PanelKernel computes the remaining columns, or all of
+// them when Full is nil, in plain Go with the same summation order (p
+// ascending, one float32 accumulator).
 type PanelKernel struct {
 	Label string // returned by Name; "panel" if empty
 	Full  func(m, n, k int, a, b []float32, ldb int, c []float32, ldc int, bias []float32, relu bool)
@@ -140,8 +105,8 @@ func (p PanelKernel) Name() string {
 	return p.Label
 }
 
-// Pack is PackPanels.
-func (PanelKernel) Pack(w []float32, m, k int) []float32 { return PackPanels(w, m, k) }
+// Pack returns w unchanged (row-major, m rows of k).
+func (PanelKernel) Pack(w []float32, m, k int) []float32 { return w[:m*k] }
 
 // Gemm implements Kernel.
 func (p PanelKernel) Gemm(m, n, k int, a, b []float32, ldb int, c []float32, ldc int, bias []float32, relu bool) {
@@ -156,11 +121,10 @@ func (p PanelKernel) Gemm(m, n, k int, a, b []float32, ldb int, c []float32, ldc
 }
 
 // PanelGemm is the scalar reference of the SIMD kernel: it computes
-// columns [j0, j1) of the Kernel.Gemm product with a packed by
-// PackPanels.
+// columns [j0, j1) of the Kernel.Gemm product, a row-major (m rows of k).
 func PanelGemm(m, j0, j1, k int, a, b []float32, ldb int, c []float32, ldc int, bias []float32, relu bool) {
 	for i := range m {
-		ap := a[(i/PanelRows)*PanelRows*k+i%PanelRows:]
+		ap := a[i*k : (i+1)*k]
 		var bv float32
 		if bias != nil {
 			bv = bias[i]
@@ -169,7 +133,7 @@ func PanelGemm(m, j0, j1, k int, a, b []float32, ldb int, c []float32, ldc int, 
 		for j := j0; j < j1; j++ {
 			s := bv
 			for q := range k {
-				s += ap[q*PanelRows] * b[q*ldb+j]
+				s += ap[q] * b[q*ldb+j]
 			}
 			if relu && !(s > 0) {
 				s = 0

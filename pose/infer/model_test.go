@@ -112,18 +112,8 @@ func TestConvKernels(t *testing.T) {
 	}
 }
 
-// TestPackPanels checks the panel layout on a hand-written 5x2 matrix.
-func TestPackPanels(t *testing.T) {
-	w := []float32{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
-	got := infer.PackPanels(w, 5, 2)
-	want := []float32{1, 3, 5, 7, 2, 4, 6, 8, 9, 0, 0, 0, 10, 0, 0, 0}
-	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Fatalf("PackPanels = %v, want %v", got, want)
-	}
-}
-
 // TestKernelsAgree: the whole network gives the same heatmaps on both
-// kernels (the browser's panel layout and kern.Sgemm), for every preset.
+// kernels (the browser's PanelKernel and kern.Sgemm), for every preset.
 func TestKernelsAgree(t *testing.T) {
 	for _, tt := range []struct {
 		preset string
@@ -293,6 +283,76 @@ func TestEncodeDecode(t *testing.T) {
 	}
 }
 
+// TestDecodeInPlace: DecodeInPlace computes what Decode computes; its
+// float32 weights alias the file's bytes (changing them changes the
+// output, while Decode's copy is unaffected), unless the bytes are
+// misaligned, when they are copied; int8 weights are always expanded.
+func TestDecodeInPlace(t *testing.T) {
+	md, err := infer.RandomModel(testMeta(infer.PresetPoseNetS, 32, 32, 3), 6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := randSlice(rand.New(rand.NewPCG(2, 2)), 3*32*32)
+	want, _ := md.Forward(x, 1)
+	want = append([]float32(nil), want...)
+	heatmaps := func(m *infer.Model) string {
+		y, err := m.Forward(x, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Sprint(y)
+	}
+	var q8 bytes.Buffer
+	if err := infer.EncodeWith(&q8, md, infer.EncodeOptions{Int8: true}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name    string
+		data    func() []byte
+		aliased bool
+	}{
+		{"aligned", func() []byte { return encoded(t, md) }, true},
+		{"misaligned", func() []byte {
+			b := encoded(t, md)
+			buf := make([]byte, len(b)+1)
+			copy(buf[1:], b)
+			return buf[1:]
+		}, false},
+		{"int8", func() []byte { return append([]byte(nil), q8.Bytes()...) }, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			data := tt.data()
+			in, err := infer.DecodeInPlace(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			copied, err := infer.Decode(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			before := heatmaps(in)
+			if tt.name != "int8" && before != fmt.Sprint(want) {
+				t.Fatal("DecodeInPlace computes different heatmaps")
+			}
+			if before != heatmaps(copied) {
+				t.Fatal("DecodeInPlace and Decode disagree")
+			}
+			// Scale every weight byte pattern: flip the sign bit of the
+			// last 4 bytes of each 4-byte word past the header.
+			hlen := int(binary.LittleEndian.Uint32(data[12:]))
+			for i := 16 + hlen + 3; i < len(data); i += 4 {
+				data[i] ^= 0x80
+			}
+			if changed := heatmaps(in) != before; changed != tt.aliased {
+				t.Errorf("output changed with the file bytes: %v, want %v", changed, tt.aliased)
+			}
+			if heatmaps(copied) != before {
+				t.Error("Decode's model changed with the file bytes")
+			}
+		})
+	}
+}
+
 func TestDecodeErrors(t *testing.T) {
 	md, err := infer.RandomModel(testMeta(infer.PresetPoseNetS, 32, 32, 2), 5)
 	if err != nil {
@@ -348,7 +408,8 @@ func fileOf(hdr any, data []byte) []byte {
 	return b.Bytes()
 }
 
-// FuzzDecodeModel: Decode never panics, and what it accepts runs.
+// FuzzDecodeModel: Decode never panics, DecodeInPlace accepts the same
+// files, and what they accept runs.
 func FuzzDecodeModel(f *testing.F) {
 	meta := testMeta(infer.PresetPoseNetS, 32, 32, 1)
 	type entry struct {
@@ -370,6 +431,9 @@ func FuzzDecodeModel(f *testing.F) {
 	f.Add([]byte("BSAMPOSE\x01\x00\x00\x00\xff\xff\xff\xff{"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, err := infer.Decode(data)
+		if _, err2 := infer.DecodeInPlace(data); (err == nil) != (err2 == nil) {
+			t.Fatalf("Decode error %v, DecodeInPlace error %v", err, err2)
+		}
 		if err != nil {
 			if m != nil || !strings.HasPrefix(err.Error(), "infer: ") {
 				t.Fatalf("model %v with error %v", m, err)

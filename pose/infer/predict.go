@@ -4,9 +4,8 @@ import (
 	"fmt"
 	"image"
 
-	"github.com/bsampose/bsampose/coco"
 	"github.com/bsampose/bsampose/heatmap"
-	"github.com/bsampose/bsampose/pose/data"
+	"github.com/bsampose/bsampose/pose/geom"
 )
 
 // Keypoint is one predicted joint in image pixels.
@@ -17,10 +16,14 @@ type Keypoint struct {
 	Score float64 `json:"score"` // heatmap peak
 }
 
-// DataConfig returns the input geometry and normalisation of the model
-// (the box padding is pose/data's default, as pose.Checkpoint.DataConfig).
-func (md *Model) DataConfig() data.Config {
-	return data.Config{InputW: md.Meta.InputW, InputH: md.Meta.InputH, Mean: md.Meta.Mean, Std: md.Meta.Std}
+// norm returns the input normalisation of the model: Meta.Mean and
+// Meta.Std, or ImageNet's when both are zero (as pose/data's Config).
+func (md *Model) norm() (mean, std [3]float32) {
+	mean, std = md.Meta.Mean, md.Meta.Std
+	if mean == ([3]float32{}) && std == ([3]float32{}) {
+		mean, std = geom.ImageNetMean, geom.ImageNetStd
+	}
+	return mean, std
 }
 
 // predScratch is the reusable state of PredictImage.
@@ -34,24 +37,25 @@ type predScratch struct {
 
 // PredictImage predicts the keypoints of the person in box (image pixels)
 // of img. It is pose.Predictor.PredictImage for one box, step for step:
-// pose/data's Transform and Warp, Forward, the codec's DecodeInto, the
+// the crop of pose/data's Transform (geom.BoxTransform with the default
+// padding) and geom.Warp, Forward, the codec's DecodeInto, the
 // same flip test when flip is set (mirrored input, the codec's FlipBack
 // with its sub-pixel alignment, heatmaps averaged), and the inverse affine. The
 // package tests check it against pose.Predictor.
-func (md *Model) PredictImage(img image.Image, box coco.Box, flip bool) ([]Keypoint, error) {
+func (md *Model) PredictImage(img image.Image, box geom.Box, flip bool) ([]Keypoint, error) {
 	if !(box.W > 0 && box.H > 0) {
 		return nil, fmt.Errorf("infer: predict: box %v has no area", box)
 	}
 	W, H := md.Meta.InputW, md.Meta.InputH
 	K, hh, hw := md.OutputShape()
-	dcfg := md.DataConfig()
+	mean, std := md.norm()
 	s := &md.scratch
 	if !s.hasScratch {
 		*s = predScratch{hasScratch: true, x: make([]float32, 3*H*W), xf: make([]float32, 3*H*W),
 			hm: make([]float32, K*hh*hw), pts: make([]heatmap.Point, K), sc: make([]float32, K)}
 	}
-	aff := dcfg.Transform(data.Item{Box: box}, data.Params{})
-	data.Warp(s.x, img, aff, W, H, dcfg.Mean, dcfg.Std)
+	aff := geom.BoxTransform(box, W, H, geom.DefaultPadding)
+	geom.Warp(s.x, img, aff, W, H, mean, std)
 	hm, err := md.Forward(s.x, 1)
 	if err != nil {
 		return nil, err

@@ -2,7 +2,7 @@
 // then runs every prediction locally on an image file or the webcam.
 //
 // Query parameters (for tests and benchmarks):
-//   ?image=/same/origin.jpg   run on this image once loaded
+//   ?image=/same/origin.jpg   run on this image once loaded (fetched and decoded meanwhile)
 //   &box=x,y,w,h              person box for it (image pixels)
 //   &bench=N                  then run N inferences and report into #bench
 //   &minscore=S               joints below S are drawn as faint rings
@@ -58,6 +58,9 @@ import { loadPoseWasm } from './posewasm.js';
       st.info = await res.json();
     }
     const a = st.info.assets;
+    const q = new URLSearchParams(location.search);
+    // An ?image= is fetched and decoded while the wasm and weights load.
+    const firstImage = q.get('image') ? loadBitmap(q.get('image')).catch((e) => e) : null;
     setStatus('loading wasm and weights…', 'loading');
     // Everything is fetched now, so the page works offline afterwards.
     st.marks.info = performance.now();
@@ -78,13 +81,16 @@ import { loadPoseWasm } from './posewasm.js';
     setStatus('ready: open an image or start the webcam', 'ready');
     drawEmpty();
 
-    const q = new URLSearchParams(location.search);
     if (q.get('minscore') !== null && Number.isFinite(parseFloat(q.get('minscore')))) {
       st.minScore = parseFloat(q.get('minscore'));
       $('minscore').value = String(st.minScore);
       $('minscoreval').textContent = st.minScore.toFixed(2);
     }
-    if (q.get('image')) await runOnURL(q.get('image'), parseBox(q.get('box')));
+    if (firstImage) {
+      const bmp = await firstImage;
+      if (bmp instanceof Error) throw bmp;
+      await runOnBitmap(bmp, parseBox(q.get('box')));
+    }
     if (q.get('bench')) await runBench(parseInt(q.get('bench'), 10) || 50);
   }
 
@@ -177,11 +183,14 @@ import { loadPoseWasm } from './posewasm.js';
     return r;
   }
 
-  async function runOnURL(url, box) {
+  async function loadBitmap(url) {
     const res = await fetch(url);
     if (!res.ok) throw new Error(url + ': HTTP ' + res.status);
-    const bmp = await createImageBitmap(await res.blob(), imageOpts);
-    return runOnBitmap(bmp, box);
+    return createImageBitmap(await res.blob(), imageOpts);
+  }
+
+  async function runOnURL(url, box) {
+    return runOnBitmap(await loadBitmap(url), box);
   }
 
   // runBench runs n inferences on the current frame and box and reports
@@ -216,6 +225,9 @@ import { loadPoseWasm } from './posewasm.js';
       load_to_ready_ms: Math.round(st.readyAt),
       load_to_first_result_ms: Math.round(st.firstResultAt),
       phases_ms: Object.fromEntries(Object.entries(st.marks).map(([k, v]) => [k, Math.round(v)])),
+      // inside bsampose.load: decoding the weights, packing them for the
+      // kernel, and the warm-up forward pass
+      load_ms: { decode: st.meta.decode_ms, pack: st.meta.pack_ms, warmup: st.meta.warmup_ms },
       download_bytes: transfer,
       encoded_bytes: encoded,
       assets_gzip_bytes: sumGzip(),

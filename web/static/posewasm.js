@@ -4,7 +4,8 @@
 //   import { loadPoseWasm } from './posewasm.js';   // or globalThis.loadPoseWasm
 //   const api = await loadPoseWasm({ wasmURL, simdURL, execURL });
 //   const info = await api.load(new Uint8Array(await (await fetch('model.bin')).arrayBuffer()));
-//   // info: {names, skeleton, flip_pairs, input_w, input_h, preset, joints, simd, kernel, warmup_ms}
+//   // info: {names, skeleton, flip_pairs, input_w, input_h, preset, joints, simd, kernel,
+//   //        decode_ms, pack_ms, warmup_ms}  (the three phases of load, in ms)
 //   const r = await api.predict(imageData.data, imageData.width, imageData.height, [x, y, w, h]);
 //   // r: {keypoints: [{name, x, y, score}], ms, kernel}; optional 5th argument {flip: true}
 //   const b = await api.bench(50);   // {median_ms, min_ms, mean_ms, iterations, kernel}
@@ -44,7 +45,7 @@ async function load(opts) {
   let simd = null;
   let level = 0;
   go.importObject.bsampose_simd = {
-    sgemm: (m, n, k, a, b, ldb, c, ldc, bias, relu) => simd.sgemm(m, n, k, a, b, ldb, c, ldc, bias, relu),
+    sgemm: (m, n, k, a, b, ldb, c, ldc, bias, relu, scratch) => simd.sgemm(m, n, k, a, b, ldb, c, ldc, bias, relu, scratch),
     im2col: (x, col, inC, inH, inW, k, s, pad, oh, ow) => simd.im2col(x, col, inC, inH, inW, k, s, pad, oh, ow),
     available: () => level,
   };
@@ -80,9 +81,11 @@ async function load(opts) {
 // code is shared by every instance of the module, so the first real
 // prediction already gets it (V8: Liftoff, then TurboFan).
 function warmUp(mod) {
-  const w = new WebAssembly.Instance(mod, { env: { memory: new WebAssembly.Memory({ initial: 2 }) } }).exports;
+  const w = new WebAssembly.Instance(mod, { env: { memory: new WebAssembly.Memory({ initial: 3 }) } }).exports;
+  // a: 4x2048 at 1024, b: 2048x8 after it, c: 4x8, then the 2048x8 scratch
+  const a = 1024, b = a + 32768, c = b + 65536, scratch = c + 256;
   for (let i = 0; i < 16; i++) {
-    w.sgemm(4, 8, 2048, 1024, 1024 + 32768, 8, 1024 + 32768 + 65536, 8, 0, 1);
+    w.sgemm(4, 8, 2048, a, b, 8, c, 8, 0, 1, scratch);
     w.im2col(1024, 8192, 1, 32, 32, 3, 1, 1, 32, 32);
   }
 }

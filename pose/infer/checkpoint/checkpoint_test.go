@@ -15,6 +15,7 @@ import (
 	"github.com/bsampose/bsampose/internal/shareddata"
 	"github.com/bsampose/bsampose/pose"
 	"github.com/bsampose/bsampose/pose/data"
+	"github.com/bsampose/bsampose/pose/geom"
 	"github.com/bsampose/bsampose/pose/infer"
 	"github.com/bsampose/bsampose/pose/infer/checkpoint"
 )
@@ -202,7 +203,7 @@ func TestPredictMatchesPose(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := md.PredictImage(im.img, box, flip)
+			got, err := md.PredictImage(im.img, geom.Box(box), flip)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -2,34 +2,40 @@
 // convolution GEMM in the browser, byte by byte, with no toolchain.
 //
 // The module imports its memory (env.memory: Go's own linear memory, the
-// exports.mem of the Go instance) and exports one function
+// exports.mem of the Go instance) and exports two functions,
 //
-//	sgemm(m, n, k, a, b, ldb, c, ldc, bias, relu i32)
+//	sgemm(m, n, k, a, b, ldb, c, ldc, bias, relu, scratch i32)
+//	im2col(x, col, inC, inH, inW, k, s, pad, oh, ow i32)
 //
-// and im2col(x, col, inC, inH, inW, k, s, pad, oh, ow i32) (infer.Im2col
-// for a square k x k kernel), with every pointer a byte offset into that
-// memory. sgemm computes, for
+// with every pointer a byte offset into that memory. im2col is
+// infer.Im2col for a square k x k kernel (copying 4 floats at a time
+// where the stride is 1). sgemm computes, for
 // i < m and j < n (n a multiple of 8),
 //
 //	c[i*ldc+j] = f(bias[i] + Σ_p A[i,p]*b[p*ldb+j])
 //
-// where a holds A packed by infer.PackPanels (4-row panels, k-major, rows
-// past m zero), bias is 0 (none) or points to at least m rounded up to 4
-// floats, and f is max(·, 0) when relu != 0 (NaN becomes 0) and the
-// identity otherwise. It is the Full function of infer.PanelKernel.
+// where a holds A row-major (m rows of k floats), bias is 0 (none) or
+// points to at least m rounded up to 4 floats, and f is max(·, 0) when
+// relu != 0 (NaN becomes 0) and the identity otherwise. scratch is 0 or
+// points to 8*k floats that sgemm may overwrite: with it, each column
+// strip of b is first copied there contiguously (much faster when ldb is
+// a multiple of a large power of two, as the im2col matrices are). It is
+// the Full function of infer.PanelKernel.
 //
 // # Shapes
 //
-// a: ceil(m/4)*4*k floats; b: k rows of ldb floats (n used); c: m rows of
-// ldc floats (n written). All float32, little-endian, row-major.
+// a: m rows of k floats; b: k rows of ldb floats (n used); c: m rows of
+// ldc floats (n written); scratch: 8*k floats. All float32,
+// little-endian, row-major.
 //
 // # Coordinates
 //
-// The micro-tile is 4 rows × 8 columns (eight f32x4 accumulators); the
+// The micro-tile is 4 rows × 8 columns (eight f32x4 accumulators, one
+// splat of A per row and k step, read through four row pointers); the
 // loops run column strips of 8 outermost, then row panels of 4, then the
-// full depth k, so one strip of b (k × 32 bytes) stays in cache while
-// every row panel passes over it. Rows past m are computed and not
-// stored.
+// full depth k, so one strip of b (k × 32 bytes, copied contiguously to
+// scratch) stays in cache while every row panel passes over it. In the
+// last panel, rows past m re-read row m-1 and are not stored.
 //
 // # References
 //
@@ -50,8 +56,8 @@ const (
 	UnrollName = "im2col"
 )
 
-// PanelRows is the height of the packed A panels and of the micro-tile;
-// it must equal infer.PanelRows.
+// PanelRows is the height of the micro-tile; it must equal
+// infer.PanelRows.
 const PanelRows = 4
 
 // Module returns the binary WebAssembly module (a fresh copy).
@@ -90,6 +96,8 @@ const (
 	opI32Mul  = 0x6c
 	opI32Shl  = 0x74
 	opI32LtS  = 0x48
+	opI32LeS  = 0x4c
+	opI32Eq   = 0x46
 	opI32DivS = 0x6d
 	opI32Or   = 0x72
 	opF32Load = 0x2a
@@ -122,22 +130,28 @@ const (
 	pLdc
 	pBias
 	pRelu
+	pScr
 	lJ // i32 locals
 	lI
-	lAp
-	lBp
-	lCp
-	lKk
-	lLdb4
-	lLdc4
-	lAcc // 2*PanelRows v128 accumulators: lAcc + 2*r + h
-	lB0  = lAcc + 2*PanelRows
-	lB1  = lB0 + 1
-	lAv  = lB1 + 1
+	lA0    // PanelRows row pointers into a: lA0 + r
+	lBp    = lA0 + PanelRows
+	lCp    = lBp + 1
+	lKk    = lCp + 1
+	lLdb4  = lKk + 1
+	lLdc4  = lLdb4 + 1
+	lBs    = lLdc4 + 1  // start of the current column strip of b (packed or in place)
+	lBstep = lBs + 1    // bytes from one row of that strip to the next
+	lSrc   = lBstep + 1 // copy source while packing
+	lAcc   = lSrc + 1   // 2*PanelRows v128 accumulators: lAcc + 2*r + h
+	lB0    = lAcc + 2*PanelRows
+	lB1    = lB0 + 1
+	lAv    = lB1 + 1
 
 	numParams = lJ
 	numI32    = lAcc - lJ
-	numV128   = lAv + 1 - lAcc
+
+	numUnrollParams = 10
+	numV128         = lAv + 1 - lAcc
 )
 
 func uleb(b []byte, v uint32) []byte {
@@ -222,6 +236,15 @@ func (c *code) lt(a, b int) {
 	c.get(a)
 	c.get(b)
 	c.op(opI32LtS)
+}
+
+// plus4LE pushes a+4 <= b for locals a and b.
+func (c *code) plus4LE(a, b int) {
+	c.get(a)
+	c.i32(4)
+	c.op(opI32Add)
+	c.get(b)
+	c.op(opI32LeS)
 }
 
 // setExpr sets local l to the value of expr.
@@ -342,6 +365,14 @@ func unrollBody() []byte {
 						c.op(opI32GeS)
 						c.op(opI32Or)
 					}, func() {
+						// a row above or below the image: zeros, 4 at a time
+						c.while(func() { c.plus4LE(uOx, uOW) }, func() {
+							c.get(uP)
+							c.zero()
+							c.mem(simdStore, 0, 0)
+							c.addI(uP, 16)
+							c.addI(uOx, 4)
+						})
 						c.while(func() { c.lt(uOx, uOW) }, func() {
 							c.storeZeroAdvance(uP)
 							c.addI(uOx, 1)
@@ -373,6 +404,18 @@ func unrollBody() []byte {
 							c.op(opI32Shl)
 							c.op(opI32Add)
 						})
+						// stride 1: the run is contiguous, copy 4 at a time
+						c.ifThen(func() { c.get(uS); c.i32(1); c.op(opI32Eq) }, func() {
+							c.while(func() { c.plus4LE(uOx, uHi) }, func() {
+								c.get(uP)
+								c.get(uSrc)
+								c.mem(simdLoad, 0, 0)
+								c.mem(simdStore, 0, 0)
+								c.addI(uP, 16)
+								c.addI(uSrc, 16)
+								c.addI(uOx, 4)
+							})
+						}, nil)
 						c.while(func() { c.lt(uOx, uHi) }, func() {
 							c.get(uP)
 							c.get(uSrc)
@@ -421,6 +464,35 @@ func body(relaxed bool) []byte {
 	c.get(pN)
 	c.op(opI32GeS)
 	c.br(opBrIf, 1)
+	// bs = b + j*4, the strip in place, rows ldb4 apart
+	c.setExpr(lBs, func() { c.get(pB); c.get(lJ); c.i32(2); c.op(opI32Shl); c.op(opI32Add) })
+	c.setExpr(lBstep, func() { c.get(lLdb4) })
+	// With scratch, copy the strip there first (k rows of 32 contiguous
+	// bytes): every row panel then streams it sequentially instead of
+	// touching one cache line per row at a stride of ldb floats, which
+	// for ldb = 768 maps all rows onto a few L1 sets.
+	c.ifThen(func() { c.get(pScr) }, func() {
+		c.setExpr(lSrc, func() { c.get(lBs) })
+		c.setExpr(lBs, func() { c.get(pScr) })
+		c.setExpr(lBstep, func() { c.i32(32) })
+		c.setExpr(lCp, func() { c.get(pScr) }) // the destination
+		c.setExpr(lKk, func() { c.get(pK) })
+		c.op(opLoop, blockVoid)
+		for h := range uint32(2) {
+			c.get(lCp)
+			c.get(lSrc)
+			c.mem(simdLoad, 2, 16*h)
+			c.mem(simdStore, 2, 16*h)
+		}
+		c.addI(lCp, 32)
+		c.incr(lSrc, func() { c.get(lLdb4) })
+		c.get(lKk)
+		c.i32(1)
+		c.op(opI32Sub)
+		c.tee(lKk)
+		c.br(opBrIf, 0)
+		c.op(opEnd)
+	}, nil)
 	c.i32(0)
 	c.set(lI)
 	c.op(opBlock, blockVoid) // $doneI
@@ -429,22 +501,31 @@ func body(relaxed bool) []byte {
 	c.get(pM)
 	c.op(opI32GeS)
 	c.br(opBrIf, 1)
-	// ap = a + i*k*4
-	c.get(pA)
-	c.get(lI)
-	c.get(pK)
-	c.op(opI32Mul)
-	c.i32(2)
-	c.op(opI32Shl)
-	c.op(opI32Add)
-	c.set(lAp)
-	// bp = b + j*4
-	c.get(pB)
-	c.get(lJ)
-	c.i32(2)
-	c.op(opI32Shl)
-	c.op(opI32Add)
-	c.set(lBp)
+	// a_r = a + min(i+r, m-1)*k*4: row r of the tile; rows past m
+	// re-read row m-1 (their results are not stored)
+	for r := range PanelRows {
+		c.setExpr(lA0+r, func() {
+			c.get(pA)
+			c.get(lI)
+			c.i32(int32(r))
+			c.op(opI32Add)
+			c.get(pM)
+			c.i32(1)
+			c.op(opI32Sub)
+			c.get(lI)
+			c.i32(int32(r))
+			c.op(opI32Add)
+			c.get(pM)
+			c.op(opI32LtS)
+			c.op(opSelect)
+			c.get(pK)
+			c.op(opI32Mul)
+			c.i32(2)
+			c.op(opI32Shl)
+			c.op(opI32Add)
+		})
+	}
+	c.setExpr(lBp, func() { c.get(lBs) })
 	// cp = c + i*ldc4 + j*4
 	c.get(pC)
 	c.get(lI)
@@ -487,8 +568,8 @@ func body(relaxed bool) []byte {
 	c.mem(simdLoad, 2, 16)
 	c.set(lB1)
 	for r := range PanelRows {
-		c.get(lAp)
-		c.mem(simdSplat32, 2, uint32(4*r))
+		c.get(lA0 + r)
+		c.mem(simdSplat32, 2, 0)
 		c.set(lAv)
 		for h, bl := range []int{lB0, lB1} {
 			acc := lAcc + 2*r + h
@@ -507,8 +588,10 @@ func body(relaxed bool) []byte {
 			c.set(acc)
 		}
 	}
-	c.incr(lAp, func() { c.i32(4 * PanelRows) })
-	c.incr(lBp, func() { c.get(lLdb4) })
+	for r := range PanelRows {
+		c.addI(lA0+r, 4)
+	}
+	c.incr(lBp, func() { c.get(lBstep) })
 	c.get(lKk)
 	c.i32(1)
 	c.op(opI32Sub)
@@ -580,14 +663,16 @@ func section(mod []byte, id byte, content []byte) []byte {
 
 func assemble(relaxed bool) []byte {
 	mod := []byte{0x00, 'a', 's', 'm', 0x01, 0x00, 0x00, 0x00}
-	// type section: one func type (10 x i32) -> ()
-	t := uleb(nil, 1)
-	t = append(t, 0x60)
-	t = uleb(t, numParams)
-	for range numParams {
-		t = append(t, tI32)
+	// type section: sgemm (11 x i32) -> (), im2col (10 x i32) -> ()
+	t := uleb(nil, 2)
+	for _, n := range []int{numParams, numUnrollParams} {
+		t = append(t, 0x60)
+		t = uleb(t, uint32(n))
+		for range n {
+			t = append(t, tI32)
+		}
+		t = uleb(t, 0)
 	}
-	t = uleb(t, 0)
 	mod = section(mod, 1, t)
 	// import section: env.memory, limits min 0, no max
 	im := uleb(nil, 1)
@@ -595,8 +680,8 @@ func assemble(relaxed bool) []byte {
 	im = name(im, "memory")
 	im = append(im, 0x02, 0x00, 0x00)
 	mod = section(mod, 2, im)
-	// function section: sgemm and im2col, both of type 0
-	mod = section(mod, 3, []byte{2, 0, 0})
+	// function section: sgemm (type 0) and im2col (type 1)
+	mod = section(mod, 3, []byte{2, 0, 1})
 	// export section
 	ex := uleb(nil, 2)
 	ex = name(ex, FuncName)

@@ -3,8 +3,10 @@
 // usage: node run_sgemm.js module.wasm input.bin output.bin
 //
 // input: int32 count, then per case int32 m, n, k, ldb, ldc, relu,
-// hasBias, lenA, lenB, lenBias, lenC, followed by float32 a, b, bias, c
-// (c holds sentinels). output: float32 c of every case, in order.
+// hasBias, useScratch, lenA, lenB, lenBias, lenC, followed by float32 a,
+// b, bias, c (c holds sentinels). With useScratch, sgemm gets a scratch
+// area of 8*k floats (filled with garbage first), else 0 (b read in
+// place). output: float32 c of every case, in order.
 const fs = require('fs');
 const [modPath, inPath, outPath] = process.argv.slice(2);
 const buf = fs.readFileSync(inPath);
@@ -16,8 +18,8 @@ const inst = new WebAssembly.Instance(new WebAssembly.Module(fs.readFileSync(mod
 const outs = [];
 const count = i32();
 for (let t = 0; t < count; t++) {
-  const [m, n, k, ldb, ldc, relu, hasBias, la, lb, lbias, lc] = Array.from({ length: 11 }, i32);
-  const need = 4096 + 4 * (la + lb + lbias + lc) + 4096;
+  const [m, n, k, ldb, ldc, relu, hasBias, useScratch, la, lb, lbias, lc] = Array.from({ length: 12 }, i32);
+  const need = 4096 + 4 * (la + lb + lbias + lc + 8 * k) + 4096;
   const pages = Math.ceil(need / 65536);
   if (mem.buffer.byteLength < pages * 65536) mem.grow(pages - mem.buffer.byteLength / 65536);
   let p = 1024; // a non-zero base, so that bias 0 means "none"
@@ -29,7 +31,9 @@ for (let t = 0; t < count; t++) {
     return at;
   };
   const a = place(la), b = place(lb), bias = place(lbias), c = place(lc);
-  inst.exports.sgemm(m, n, k, a, b, ldb, c, ldc, hasBias ? bias : 0, relu);
+  const scratch = p;
+  new Float32Array(mem.buffer, scratch, 8 * k).fill(-7.25);
+  inst.exports.sgemm(m, n, k, a, b, ldb, c, ldc, hasBias ? bias : 0, relu, useScratch ? scratch : 0);
   outs.push(Buffer.from(new Uint8Array(mem.buffer, c, 4 * lc)));
 }
 fs.writeFileSync(outPath, Buffer.concat(outs));
