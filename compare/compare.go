@@ -1,6 +1,7 @@
 package compare
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -119,6 +120,11 @@ type Optim struct {
 	Stats map[string]Stat `json:"stats"`      // by Metrics name
 	PCK   []Stat          `json:"val_pck"`    // per epoch
 	Loss  []Stat          `json:"train_loss"` // per epoch
+	// StepLoss is the training loss over steps, in blocks of StepBlock
+	// steps (block means of each run's metrics.jsonl, then statistics over
+	// seeds); block b covers steps b*StepBlock+1 .. (b+1)*StepBlock.
+	StepLoss  []Stat `json:"train_loss_steps,omitempty"`
+	StepBlock int    `json:"train_loss_step_block,omitempty"`
 }
 
 // Results is results.json.
@@ -403,6 +409,68 @@ func aggregate(o *Optim) {
 		}
 		o.PCK[e], o.Loss[e] = NewStat(pck), NewStat(loss)
 	}
+	stepLoss(o)
+}
+
+// stepLoss fills o.StepLoss from the runs' metrics.jsonl (runs without a
+// readable log are left out): blocks of at least 5 steps, at most about
+// 400 blocks per run.
+func stepLoss(o *Optim) {
+	var per [][]float64
+	n := 0
+	for _, r := range o.Runs {
+		ls, err := readStepLosses(filepath.Join(r.Dir, "metrics.jsonl"))
+		if err != nil || len(ls) == 0 {
+			continue
+		}
+		per = append(per, ls)
+		n = max(n, len(ls))
+	}
+	o.StepLoss, o.StepBlock = nil, 0
+	if n == 0 {
+		return
+	}
+	o.StepBlock = max(5, (n+399)/400)
+	nb := (n + o.StepBlock - 1) / o.StepBlock
+	o.StepLoss = make([]Stat, nb)
+	for b := range nb {
+		var xs []float64
+		for _, ls := range per {
+			lo, hi := b*o.StepBlock, min((b+1)*o.StepBlock, len(ls))
+			if lo >= hi {
+				continue
+			}
+			var sum float64
+			for _, l := range ls[lo:hi] {
+				sum += l
+			}
+			xs = append(xs, sum/float64(hi-lo))
+		}
+		o.StepLoss[b] = NewStat(xs)
+	}
+}
+
+// readStepLosses returns the loss of every logged step of a metrics.jsonl,
+// in step order (steps 1, 2, ... as logged with the default period of 1).
+func readStepLosses(path string) ([]float64, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var ls []float64
+	for line := range bytes.SplitSeq(b, []byte("\n")) {
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		var rec struct {
+			Loss float64 `json:"loss"`
+		}
+		if err := json.Unmarshal(line, &rec); err != nil {
+			return nil, fmt.Errorf("compare: %s: %w", path, err)
+		}
+		ls = append(ls, rec.Loss)
+	}
+	return ls, nil
 }
 
 // Write writes results.json, results.md and the plots of Plot into dir.
@@ -461,7 +529,7 @@ func WriteMarkdown(w io.Writer, res *Results) {
 			fmt.Fprintln(w)
 		}
 	}
-	fmt.Fprintf(w, "\nPlots: `val_pck.png` and `train_loss.png` (per epoch, mean line and min–max band over seeds), `metrics.png` (final metrics); per run `runs/<optim>-s<seed>/loss_profile.png`.\n")
+	fmt.Fprintf(w, "\nPlots: `val_pck.png` and `train_loss.png` (per epoch, mean line and min–max band over seeds), `train_loss_steps.png` (the same over steps), `metrics.png` (final metrics); per run `runs/<optim>-s<seed>/loss_profile.png`.\n")
 }
 
 func num(x float64) string {

@@ -92,7 +92,7 @@ func TestExecuteEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, prog.String())
 	}
-	for _, f := range []string{"results.json", "results.md", "val_pck.png", "train_loss.png", "metrics.png",
+	for _, f := range []string{"results.json", "results.md", "val_pck.png", "train_loss.png", "train_loss_steps.png", "metrics.png",
 		"runs/adam-s1/summary.json", "runs/bsam-s1/sharpness.json", "runs/bsam-s1/loss_profile.png"} {
 		b, err := os.ReadFile(filepath.Join(cfg.Out, f))
 		if err != nil || len(b) == 0 {
@@ -206,5 +206,49 @@ func TestExecuteEndToEnd(t *testing.T) {
 	bad.Out = t.TempDir()
 	if _, err := Execute(context.Background(), bad, &prog); err == nil {
 		t.Error("unknown optimizer accepted")
+	}
+}
+
+// TestStepLoss: block means per run, then statistics over runs; a run
+// without a log is left out, a shorter run drops out of later blocks.
+func TestStepLoss(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, losses []float64) string {
+		d := filepath.Join(dir, name)
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		for i, l := range losses {
+			fmt.Fprintf(&b, "{\"step\":%d,\"loss\":%g}\n", i+1, l)
+		}
+		if err := os.WriteFile(filepath.Join(d, "metrics.jsonl"), []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	a := write("a", []float64{1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 4, 6})
+	b := write("b", []float64{3, 3, 3, 3, 3, 0, 0, 0, 0, 0})
+	o := &Optim{Runs: []Run{{Dir: a}, {Dir: b}, {Dir: filepath.Join(dir, "missing")}}}
+	stepLoss(o)
+	if o.StepBlock != 5 || len(o.StepLoss) != 3 {
+		t.Fatalf("block %d, %d blocks; want 5 and 3", o.StepBlock, len(o.StepLoss))
+	}
+	want := []struct {
+		n              int
+		mean, min, max float64
+	}{{2, 2, 1, 3}, {2, 1, 0, 2}, {1, 5, 5, 5}}
+	for i, w := range want {
+		s := o.StepLoss[i]
+		if s.N != w.n || s.Mean != w.mean || s.Min != w.min || s.Max != w.max {
+			t.Errorf("block %d: %+v, want n %d mean %v min %v max %v", i, s, w.n, w.mean, w.min, w.max)
+		}
+	}
+	write("bad", []float64{1})
+	if err := os.WriteFile(filepath.Join(dir, "bad", "metrics.jsonl"), []byte("{not json\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := readStepLosses(filepath.Join(dir, "bad", "metrics.jsonl")); err == nil || !strings.Contains(err.Error(), "bad") {
+		t.Errorf("a broken log gave %v, want an error naming the file", err)
 	}
 }

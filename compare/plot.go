@@ -13,20 +13,26 @@ import (
 )
 
 // Plot writes val_pck.png, train_loss.png (per epoch, mean line with a
-// min-max band over seeds, one colour per optimizer) and metrics.png (a
-// grouped bar chart of the final AP, AP50, AR and PCK@0.2 means) into dir.
+// min-max band over seeds, one colour per optimizer), train_loss_steps.png
+// (the same over steps, in blocks of Optim.StepBlock steps) and
+// metrics.png (a grouped bar chart of the final AP, AP50, AR and PCK@0.2
+// means) into dir.
 func Plot(res *Results, dir string) error {
+	epochX := func(_ *Optim, e int) float64 { return float64(e + 1) }
 	curves := []struct {
-		file, y string
-		get     func(*Optim) []Stat
+		file, y, x, title string
+		get               func(*Optim) []Stat
+		xOf               func(*Optim, int) float64
 	}{
-		{"val_pck.png", "val PCK@0.2", func(o *Optim) []Stat { return o.PCK }},
-		{"train_loss.png", "train loss (epoch mean)", func(o *Optim) []Stat { return o.Loss }},
+		{"val_pck.png", "val PCK@0.2", "epoch", "val PCK@0.2 per epoch", func(o *Optim) []Stat { return o.PCK }, epochX},
+		{"train_loss.png", "train loss (epoch mean)", "epoch", "train loss (epoch mean) per epoch", func(o *Optim) []Stat { return o.Loss }, epochX},
+		{"train_loss_steps.png", "train loss (block mean)", "step", "train loss over steps", func(o *Optim) []Stat { return o.StepLoss },
+			func(o *Optim, b int) float64 { return (float64(b) + 0.5) * float64(o.StepBlock) }},
 	}
 	for _, c := range curves {
 		p := plot.New()
-		p.Title.Text = c.y + " per epoch (mean, min–max over seeds)"
-		p.X.Label.Text = "epoch"
+		p.Title.Text = c.title + " (mean, min–max over seeds)"
+		p.X.Label.Text = c.x
 		p.Y.Label.Text = c.y
 		p.Legend.Top = true
 		for i, o := range res.Optims {
@@ -36,15 +42,15 @@ func Plot(res *Results, dir string) error {
 				if s.N == 0 {
 					continue
 				}
-				mean = append(mean, plotter.XY{X: float64(e + 1), Y: s.Mean})
-				band = append(band, plotter.XY{X: float64(e + 1), Y: s.Min})
+				mean = append(mean, plotter.XY{X: c.xOf(o, e), Y: s.Mean})
+				band = append(band, plotter.XY{X: c.xOf(o, e), Y: s.Min})
 			}
 			if len(mean) == 0 {
 				continue
 			}
 			for e := len(st) - 1; e >= 0; e-- {
 				if st[e].N > 0 {
-					band = append(band, plotter.XY{X: float64(e + 1), Y: st[e].Max})
+					band = append(band, plotter.XY{X: c.xOf(o, e), Y: st[e].Max})
 				}
 			}
 			col := plotutil.Color(i)
@@ -55,12 +61,20 @@ func Plot(res *Results, dir string) error {
 			r, g, b, _ := col.RGBA()
 			poly.Color = color.NRGBA{R: uint8(r >> 8), G: uint8(g >> 8), B: uint8(b >> 8), A: 60}
 			poly.LineStyle.Width = 0
-			line, pts, err := plotter.NewLinePoints(mean)
+			line, err := plotter.NewLine(mean)
 			if err != nil {
 				return fmt.Errorf("compare: plot: %w", err)
 			}
-			line.Color, pts.Color = col, col
-			p.Add(poly, line, pts)
+			line.Color = col
+			p.Add(poly, line)
+			if len(mean) <= 60 { // marks where they can still be told apart
+				pts, err := plotter.NewScatter(mean)
+				if err != nil {
+					return fmt.Errorf("compare: plot: %w", err)
+				}
+				pts.Color = col
+				p.Add(pts)
+			}
 			p.Legend.Add(o.Name, line)
 		}
 		p.Add(plotter.NewGrid())
