@@ -254,21 +254,7 @@ func kernelOffGo(kb int, a, b []float32, off []int, c []float32, ldc int, acc bo
 				c12 += a1 * b2
 				c13 += a1 * b3
 			}
-			r0 := c[i0*ldc+j0 : i0*ldc+j0+4 : i0*ldc+j0+4]
-			r1 := c[(i0+1)*ldc+j0 : (i0+1)*ldc+j0+4 : (i0+1)*ldc+j0+4]
-			if acc {
-				r0[0] += c00
-				r0[1] += c01
-				r0[2] += c02
-				r0[3] += c03
-				r1[0] += c10
-				r1[1] += c11
-				r1[2] += c12
-				r1[3] += c13
-			} else {
-				r0[0], r0[1], r0[2], r0[3] = c00, c01, c02, c03
-				r1[0], r1[1], r1[2], r1[3] = c10, c11, c12, c13
-			}
+			store2x4(c[i0*ldc+j0:], ldc, acc, c00, c01, c02, c03, c10, c11, c12, c13)
 		}
 	}
 }
@@ -317,21 +303,7 @@ func kernelRowsGo(kb int, a []float32, off []int, b, c []float32, ldc int, acc b
 				c12 += a1 * b2
 				c13 += a1 * b3
 			}
-			r0 := c[i0*ldc+j0 : i0*ldc+j0+4 : i0*ldc+j0+4]
-			r1 := c[(i0+1)*ldc+j0 : (i0+1)*ldc+j0+4 : (i0+1)*ldc+j0+4]
-			if acc {
-				r0[0] += c00
-				r0[1] += c01
-				r0[2] += c02
-				r0[3] += c03
-				r1[0] += c10
-				r1[1] += c11
-				r1[2] += c12
-				r1[3] += c13
-			} else {
-				r0[0], r0[1], r0[2], r0[3] = c00, c01, c02, c03
-				r1[0], r1[1], r1[2], r1[3] = c10, c11, c12, c13
-			}
+			store2x4(c[i0*ldc+j0:], ldc, acc, c00, c01, c02, c03, c10, c11, c12, c13)
 		}
 	}
 }
