@@ -2,37 +2,26 @@ package train
 
 import "testing"
 
-// TestRhoDefaults: an unset radius follows the base optimizer; a set one
-// is kept, including 0.
+// TestRhoDefaults: both radii default to DefaultRho whatever the base; a
+// set value is kept, 0 included; a negative one is refused.
 func TestRhoDefaults(t *testing.T) {
-	for _, tc := range []struct {
-		name           string
-		base           string
-		rhoMax, rhoMin float64
-		wantMax        float64
-		wantMin        float64
-	}{
-		{"adam base, auto", "adam", RhoAuto, RhoAuto, AdamRho, AdamRho},
-		{"adamw base, auto", "adamw", RhoAuto, RhoAuto, AdamRho, AdamRho},
-		{"sgd base, auto: the official radii", "sgd", RhoAuto, RhoAuto, 0.05, 0.05},
-		{"explicit values kept", "adam", 0.05, 0.01, 0.05, 0.01},
-		{"zero kept", "sgd", 0, RhoAuto, 0, 0.05},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			c := Defaults()
-			c.Ann, c.Images = "a.json", "img"
-			c.Optim, c.Base, c.RhoMax, c.RhoMin = "bsam", tc.base, tc.rhoMax, tc.rhoMin
-			if err := c.Validate(); err != nil {
-				t.Fatal(err)
-			}
-			if c.RhoMax != tc.wantMax || c.RhoMin != tc.wantMin {
-				t.Errorf("radii %v, %v; want %v, %v", c.RhoMax, c.RhoMin, tc.wantMax, tc.wantMin)
-			}
-		})
+	for _, base := range []string{"adam", "adamw", "sgd"} {
+		c := Defaults()
+		c.Ann, c.Images, c.Optim, c.Base = "a.json", "img", "bsam", base
+		if err := c.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		if c.RhoMax != DefaultRho || c.RhoMin != DefaultRho || DefaultRho != 5e-4 {
+			t.Errorf("base %s: radii %v, %v; want 5e-4", base, c.RhoMax, c.RhoMin)
+		}
 	}
 	c := Defaults()
-	c.Ann, c.Images, c.RhoMax = "a.json", "img", -0.5
+	c.Ann, c.Images, c.RhoMax, c.RhoMin = "a.json", "img", 0.05, 0
+	if err := c.Validate(); err != nil || c.RhoMax != 0.05 || c.RhoMin != 0 {
+		t.Errorf("set radii: %v, %v, %v", c.RhoMax, c.RhoMin, err)
+	}
+	c.RhoMax = -0.5
 	if err := c.Validate(); err == nil {
-		t.Error("a negative radius other than RhoAuto was accepted")
+		t.Error("a negative radius was accepted")
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"github.com/bsampose/bsampose/train"
 	"os"
 	"path/filepath"
 	"strings"
@@ -112,26 +111,5 @@ func TestTrainPredictEval(t *testing.T) {
 	var s struct{ AP float64 }
 	if err := json.Unmarshal([]byte(stdout), &s); err != nil || s.AP != m.OKS.AP {
 		t.Fatalf("AP from results file %v, from the model run %v (%v)", s.AP, m.OKS.AP, err)
-	}
-}
-
-func TestRhoFlag(t *testing.T) {
-	for _, tc := range []struct {
-		in   string
-		want float64
-		ok   bool
-	}{
-		{"auto", train.RhoAuto, true}, {"0.05", 0.05, true}, {"0", 0, true}, {"5e-4", 5e-4, true},
-		{"-1", 0, false}, {"NaN", 0, false}, {"Inf", 0, false}, {"big", 0, false},
-	} {
-		v := 123.0
-		err := rhoFlag{&v}.Set(tc.in)
-		if (err == nil) != tc.ok || (tc.ok && v != tc.want) {
-			t.Errorf("Set(%q): %v, %v; want %v, ok %v", tc.in, v, err, tc.want, tc.ok)
-		}
-	}
-	v := float64(train.RhoAuto)
-	if s := (rhoFlag{&v}).String(); s != "auto" {
-		t.Errorf("String of RhoAuto = %q", s)
 	}
 }

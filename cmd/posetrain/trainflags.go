@@ -3,8 +3,6 @@ package main
 import (
 	"flag"
 	"fmt"
-	"math"
-	"strconv"
 
 	"github.com/bsampose/bsampose/train"
 )
@@ -33,9 +31,8 @@ func trainFlags(fs *flag.FlagSet, cfg *train.Config) (finish func() error) {
 	fs.StringVar(&cfg.Base, "base", cfg.Base, "base optimizer of sam/bsam: sgd | adam | adamw")
 	fs.Float64Var(&cfg.Momentum, "momentum", cfg.Momentum, "SGD momentum")
 	fs.Float64Var(&cfg.WeightDecay, "weight-decay", cfg.WeightDecay, "weight decay")
-	auto := fmt.Sprintf(" (auto: %g with --base sgd as the official code, %g with adam/adamw; see README)", train.DefaultRho("sgd"), train.AdamRho)
-	fs.Var(rhoFlag{&cfg.RhoMax}, "rho-max", "SAM/BSAM ascent radius"+auto)
-	fs.Var(rhoFlag{&cfg.RhoMin}, "rho-min", "BSAM descent radius at the peak LR, moved in proportion to the LR"+auto)
+	fs.Float64Var(&cfg.RhoMax, "rho-max", cfg.RhoMax, "SAM/BSAM ascent radius (the official code uses 0.05; see README for this default)")
+	fs.Float64Var(&cfg.RhoMin, "rho-min", cfg.RhoMin, "BSAM descent radius at the peak LR, moved in proportion to the LR (official: 0.05)")
 	fs.Float64Var(&cfg.ScaleFactor, "scale-factor", cfg.ScaleFactor, "augmentation: scale in [1-s, 1+s]")
 	fs.Float64Var(&cfg.RotFactor, "rot-factor", cfg.RotFactor, "augmentation: rotation range in degrees")
 	fs.Float64Var(&cfg.RotProb, "rot-prob", cfg.RotProb, "augmentation: rotation probability")
@@ -60,27 +57,4 @@ func trainFlags(fs *flag.FlagSet, cfg *train.Config) (finish func() error) {
 		}
 		return nil
 	}
-}
-
-// rhoFlag is a radius flag whose value may be "auto" (train.RhoAuto).
-type rhoFlag struct{ p *float64 }
-
-func (f rhoFlag) String() string {
-	if f.p == nil || *f.p == train.RhoAuto {
-		return "auto"
-	}
-	return strconv.FormatFloat(*f.p, 'g', -1, 64)
-}
-
-func (f rhoFlag) Set(s string) error {
-	if s == "auto" {
-		*f.p = train.RhoAuto
-		return nil
-	}
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil || v < 0 || math.IsInf(v, 0) || math.IsNaN(v) {
-		return fmt.Errorf("want a radius >= 0 or auto, got %q", s)
-	}
-	*f.p = v
-	return nil
 }

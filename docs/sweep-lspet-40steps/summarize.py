@@ -11,7 +11,7 @@ print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for path in sorted(glob.glob("*.metrics.jsonl")):
     rows = [json.loads(l) for l in open(path) if l.strip()]
     name = path.removesuffix(".metrics.jsonl")
-    sa = name != "adam"
+    sa = name.startswith(("sam", "bsam"))
     maxs = f"{rows[0].get('max_s', 0) / rows[0]['loss']:.3f}" if sa else "–"
     rr = f"{mean(rows, None, 0, 40, ratio):.2f}" if name.startswith("bsam") else "–"
     cell = lambda v: f"{v:.3f}" if sa else "1 (u = g)"
