@@ -126,19 +126,12 @@ func (r *jsonReader) object() (any, error) {
 			return nil, err
 		}
 		m[k] = v
-		r.space()
-		if r.i >= len(r.s) {
-			return nil, r.fail("unexpected end")
+		done, err := r.next('}')
+		if err != nil {
+			return nil, err
 		}
-		switch r.s[r.i] {
-		case ',':
-			r.i++
-		case '}':
-			r.i++
-			r.depth--
+		if done {
 			return m, nil
-		default:
-			return nil, r.fail("want ',' or '}'")
 		}
 	}
 }
@@ -160,21 +153,33 @@ func (r *jsonReader) array() (any, error) {
 			return nil, err
 		}
 		a = append(a, v)
-		r.space()
-		if r.i >= len(r.s) {
-			return nil, r.fail("unexpected end")
+		done, err := r.next(']')
+		if err != nil {
+			return nil, err
 		}
-		switch r.s[r.i] {
-		case ',':
-			r.i++
-		case ']':
-			r.i++
-			r.depth--
+		if done {
 			return a, nil
-		default:
-			return nil, r.fail("want ',' or ']'")
 		}
 	}
+}
+
+// next reads the separator after a member of an object or array: ','
+// (more follow) or end, the closing bracket (done).
+func (r *jsonReader) next(end byte) (done bool, err error) {
+	r.space()
+	if r.i >= len(r.s) {
+		return false, r.fail("unexpected end")
+	}
+	switch r.s[r.i] {
+	case ',':
+		r.i++
+		return false, nil
+	case end:
+		r.i++
+		r.depth--
+		return true, nil
+	}
+	return false, r.fail("want ',' or '" + string(end) + "'")
 }
 
 func (r *jsonReader) number() (any, error) {
