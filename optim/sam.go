@@ -16,6 +16,7 @@ type SAM struct {
 	base Optimizer
 	rho  float64
 	old  map[*Param][]float32
+	e    []float32 // scratch: w_max - w of one param, for the direction stats
 	last StepStats
 }
 
@@ -71,13 +72,12 @@ func (s *SAM) Step(params []*Param, grad GradFunc) (float64, error) {
 	}
 	lossA, err := grad(PassAscent)
 	var dir direction // u = g_max against e = w_max - w = scale·g
-	e := make([]float32, 0, 1024)
 	for _, p := range params {
 		if err == nil {
-			for len(p.Value) > cap(e) {
-				e = make([]float32, 0, 2*cap(e))
+			if len(p.Value) > cap(s.e) {
+				s.e = make([]float32, len(p.Value))
 			}
-			e = e[:len(p.Value)]
+			e := s.e[:len(p.Value)]
 			for i, v := range p.Value {
 				e[i] = v - s.old[p][i]
 			}
