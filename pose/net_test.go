@@ -400,13 +400,15 @@ func TestForwardMatchesManualEval(t *testing.T) {
 	if e := relL2(got, want.v); e > 1e-4 {
 		t.Errorf("eval forward relative L2 error %.3g", e)
 	}
-	// Eval mode treats images independently: m=1 gives the first image.
+	// Eval mode treats images independently: m=1 gives the first image
+	// (up to rounding: with one image the 3x3 convolutions run directly,
+	// with two on the Winograd path).
 	first := slices.Clone(got[:len(got)/2])
 	one, err := n.Forward(x[:len(x)/2], 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e := relL2(one, to64(first)); e > 1e-6 {
+	if e := relL2(one, to64(first)); e > 1e-5 {
 		t.Errorf("Forward(m=1) differs from image 0 of Forward(m=2): %.3g", e)
 	}
 	// m larger than the training batch works too.

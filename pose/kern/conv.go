@@ -99,6 +99,14 @@ func (c Conv) forward(n int, x, w, bias, y []float32, ws *Workspace, ep *epilogu
 		return
 	}
 	ws = ws.prepare(Workers())
+	if c.winograd(n) {
+		e := epilogue{bias: bias}
+		if ep != nil {
+			e = *ep
+		}
+		c.runWinoForward(n, x, w, y, ws, e)
+		return
+	}
 	if c.shiftable() && n >= Workers() {
 		wp := prepackAk(grow(&ws.wpack, roundUp(c.OutC, mr)*kk), false, 1, w, kk, c.OutC, kk, kBlocksOf(kk, kcShift))
 		g := c.shiftGeom()
@@ -196,6 +204,13 @@ func (c Conv) BackwardData(n int, dy, w, dx []float32, ws *Workspace) {
 		return
 	}
 	ws = ws.prepare(Workers())
+	if c.winograd(n) {
+		// dx is the forward pass of the adjoint convolution on dy.
+		wt := grow(&ws.wflip, len(w))
+		c.flipWeights(w, wt)
+		c.adjoint().runWinoForward(n, dy, wt, dx, ws, epilogue{})
+		return
+	}
 	if c.adjointShiftable() && n >= Workers() {
 		// dx is the forward pass of the adjoint convolution on dy.
 		adj := c.adjoint()
@@ -747,9 +762,15 @@ type convJob struct {
 }
 
 const (
-	jobForward   = iota // images [lo, hi) through forwardShift
-	jobFilter           // images [lo, hi) into worker partials (transposed)
-	jobFilterSum        // output channels [lo, hi) of dw from the partials
+	jobForward        = iota // images [lo, hi) through forwardShift
+	jobFilter                // images [lo, hi) into worker partials (transposed)
+	jobFilterSum             // output channels [lo, hi) of dw from the partials
+	jobWinoWeights           // output channels [lo, hi) of the Winograd weights
+	jobWinoPack              // positions [lo, hi) of the Winograd weights packed
+	jobWinoForward           // images [lo, hi) through forwardWino
+	jobWinoFilter            // images [lo, hi) into worker partials of dU
+	jobWinoSum               // blocks [lo, hi) of dU: the partials added up
+	jobWinoFilterGrad        // output channels [lo, hi) of dw from dU
 )
 
 func (j *convJob) run(lo, hi, wk int) {
@@ -760,6 +781,12 @@ func (j *convJob) run(lo, hi, wk int) {
 	case jobFilter:
 		s := ws.w[wk]
 		c.filterShift(s, lo, hi, j.x, j.y, j.off, grow(&s.dw, len(j.dw)), c.OutC)
+	case jobWinoWeights:
+		c.winoWeights(j.x, j.wp, lo, hi)
+	case jobWinoPack:
+		j.winoPack(lo, hi)
+	case jobWinoForward:
+		c.forwardWino(ws.w[wk], &ws.wg, lo, hi, j.x, j.wp, &j.ep, j.y)
 	case jobFilterSum:
 		kk := c.InC * c.KH * c.KW
 		for o := lo; o < hi; o++ {

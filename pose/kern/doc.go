@@ -40,6 +40,20 @@
 // transposed and summed at the end. ForwardBNEval applies eval-mode batch
 // norm (and ReLU) to each output plane while it is in cache.
 //
+// The 3×3, stride-1, pad-1 convolutions of even height and width (at
+// least 8 wide: on narrower planes a quarter of the tile grid is padding)
+// with at least 8 channels in and out run as Winograd F(2×2, 3×3) when
+// there are at least as many images as workers and the AVX2 transforms
+// exist (winograd.go; in posenet-s the 32×24 and 16×12 residual blocks and
+// the head, 69 % of the multiply-adds): each 2×2 output tile costs 16 multiply-adds per channel
+// pair instead of 36, in 16 GEMMs (one per transformed position) on the
+// shifted-image kernels. The input tiles are the patches of a 4×4,
+// stride-2 convolution, read from its padded phase planes eight tiles per
+// register; BackwardData runs as the adjoint's Winograd forward pass
+// (BackwardFilter in the transformed domain measured no faster than the
+// shifted-image path and is not used). The weight transforms are redone
+// on every call (the weights change every step).
+//
 // The other convolutions (narrow outputs, a batch smaller than the
 // worker count, 1×1) pack col_i into the GEMM panels: rows of the image
 // itself for stride-1 "same" convolutions (plus zeroed border columns),
@@ -80,6 +94,8 @@
 //   - Goto and van de Geijn, "Anatomy of high-performance matrix
 //     multiplication", ACM TOMS 34(3), 2008; Van Zee and van de Geijn,
 //     "BLIS", ACM TOMS 41(3), 2015 (packing and blocking).
+//   - Lavin and Gray, "Fast Algorithms for Convolutional Neural
+//     Networks", arXiv:1509.09308 (Winograd F(2×2, 3×3)).
 //   - Dukhan, "The Indirect Convolution Algorithm", arXiv:1907.02129
 //     (a GEMM reading its operand through a table of row pointers, which
 //     the shifted-image convolutions do with offsets into padded planes).

@@ -240,6 +240,10 @@ func TestNoAllocs(t *testing.T) {
 		{"BackwardData", func() { cv.BackwardData(imgs, y, w, x[:imgs*16*16*12], &ws) }},
 		{"BackwardFilter", func() { cv.BackwardFilter(imgs, x[:imgs*16*16*12], y, w, nil, &ws) }},
 		{"BackwardFilter/stride2", func() { cs.BackwardFilter(imgs, x, y, w, nil, &ws) }},
+		// The shifted-image paths the Winograd path replaces above.
+		{"Forward/shift", func() { otherPath(func() { cv.Forward(imgs, x[:imgs*16*16*12], w, nil, y, &ws) }) }},
+		{"BackwardData/shift", func() { otherPath(func() { cv.BackwardData(imgs, y, w, x[:imgs*16*16*12], &ws) }) }},
+		{"BackwardFilter/shift", func() { otherPath(func() { cv.BackwardFilter(imgs, x[:imgs*16*16*12], y, w, nil, &ws) }) }},
 	} {
 		tc.f() // grow the buffers
 		if got := testing.AllocsPerRun(50, tc.f); got != 0 {

@@ -16,6 +16,9 @@ type Workspace struct {
 	g       []float32 // phase-split image shared by all workers (small batches)
 	off     []int     // im2col row offsets of the shifted-image GEMM
 	wflip   []float32 // flipped weights of the adjoint convolution
+	wino    []float32 // Winograd-transformed weights
+	wg      winoGeom  // the running Winograd layout
+	winoOff [16][]int // its GEMM row offsets
 	bnScale []float32 // per-channel scale of ForwardBNEval
 	job     convJob   // the running shifted-image job
 	ep      epilogue  // the running ForwardBNEval's batch norm
@@ -34,6 +37,7 @@ type scratch struct {
 	col  []float32
 	g    []float32
 	dw   []float32
+	wino []float32 // Winograd output tiles in four phase planes
 }
 
 // prepare makes sure scratch for n workers exists, before workers run.

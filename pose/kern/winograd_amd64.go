@@ -1,0 +1,35 @@
+//go:build amd64 && !purego
+
+package kern
+
+// The Winograd transforms in AVX2 assembly (winograd_amd64.s), eight
+// tiles per register: the arithmetic of winoInGo and winoOutGo. Offsets
+// and strides are in floats.
+
+//go:noescape
+func winoInAVX2(p00, p01, p10, p11 *float32, wp, blocks int, dst *float32, ps int)
+
+//go:noescape
+func winoOutAVX2(m *float32, ps, blocks int, dst *float32, ds int)
+
+func winoIn(x []float32, p00, p01, p10, p11, wp, blocks int, dst []float32, ps int) {
+	if !useAVX2 || blocks == 0 {
+		winoInGo(x, p00, p01, p10, p11, wp, blocks, dst, ps)
+		return
+	}
+	n := 8 * blocks
+	_ = x[max(p00, p01, p10, p11)+wp+1+n-1]
+	_ = dst[15*ps+n-1]
+	winoInAVX2(&x[p00], &x[p01], &x[p10], &x[p11], wp, blocks, &dst[0], ps)
+}
+
+func winoOut(m []float32, ps, blocks int, dst []float32, ds int) {
+	if !useAVX2 || blocks == 0 {
+		winoOutGo(m, ps, blocks, dst, ds)
+		return
+	}
+	n := 8 * blocks
+	_ = m[15*ps+n-1]
+	_ = dst[3*ds+n-1]
+	winoOutAVX2(&m[0], ps, blocks, &dst[0], ds)
+}

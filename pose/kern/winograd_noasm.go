@@ -1,0 +1,11 @@
+//go:build !amd64 || purego
+
+package kern
+
+func winoIn(x []float32, p00, p01, p10, p11, wp, blocks int, dst []float32, ps int) {
+	winoInGo(x, p00, p01, p10, p11, wp, blocks, dst, ps)
+}
+
+func winoOut(m []float32, ps, blocks int, dst []float32, ds int) {
+	winoOutGo(m, ps, blocks, dst, ds)
+}
