@@ -290,6 +290,7 @@ type pageBench struct {
 	Kernel          string             `json:"kernel"`
 	Phases          map[string]float64 `json:"phases_ms"`
 	LoadPhases      map[string]float64 `json:"load_ms"` // inside bsampose.load
+	Timeline        map[string]any     `json:"timeline_ms"`
 	UserAgent       string             `json:"user_agent"`
 }
 
@@ -337,6 +338,7 @@ func loadPage(t *testing.T, ctx context.Context, url string, n int, what string)
 	t.Logf("browser (%s): median %.1f ms/inference (min %.1f, wall median %.1f, n=%d, kernel %s), load to ready %.0f ms, to first result %.0f ms (phases %v, in load %v), downloaded %.2f MB (bodies %.2f MB, assets gzip %.2f MB); %s",
 		what, b.MedianMs, b.MinMs, b.MedianWallMs, b.N, b.Kernel, b.LoadToReadyMs, b.LoadToFirstMs, b.Phases, b.LoadPhases,
 		float64(b.DownloadBytes)/1e6, float64(b.EncodedBytes)/1e6, float64(b.AssetsGzipBytes)/1e6, b.UserAgent)
+	t.Logf("browser (%s): timeline (ms since navigation start) %v", what, b.Timeline)
 	return b
 }
 

@@ -280,21 +280,26 @@ func (s *server) page(c echo.Context) error {
 }
 
 // PageMarker in index.html is replaced by preload links for the wasm
-// assets and the /api/info JSON (a data block the page reads instead of
-// waiting for a request), so every download starts while the page's
-// scripts load.
+// modules and the weights, a deferred script tag for wasm_exec.js and the
+// /api/info JSON (a data block the page reads instead of waiting for a
+// request), so every download starts while the page's scripts load. It
+// must come before the page's module script.
 const PageMarker = "<!--bsampose:head-->"
 
 func (s *server) renderPage(src []byte) []byte {
 	info, _ := json.Marshal(s.info) // escapes <, > and &
 	var b bytes.Buffer
-	for _, k := range []string{"wasm", "model"} {
+	// The page's fetch() calls (same origin, credentials same-origin)
+	// match these preloads, so they take the responses already under way.
+	for _, k := range []string{"wasm", "model", "relaxed", "simd"} {
 		if u := s.info.Assets[k]; u != "" {
 			fmt.Fprintf(&b, "<link rel=\"preload\" href=\"%s\" as=\"fetch\" crossorigin>\n", html.EscapeString(u))
 		}
 	}
+	// wasm_exec.js runs as a deferred script, before the page's module
+	// (which follows the marker), so posewasm.js need not insert it.
 	if u := s.info.Assets["exec"]; u != "" {
-		fmt.Fprintf(&b, "<link rel=\"preload\" href=\"%s\" as=\"script\">\n", html.EscapeString(u))
+		fmt.Fprintf(&b, "<script src=\"%s\" defer></script>\n", html.EscapeString(u))
 	}
 	fmt.Fprintf(&b, "<script type=\"application/json\" id=\"bsampose-info\">%s</script>", info)
 	return bytes.Replace(src, []byte(PageMarker), b.Bytes(), 1)

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"image"
 	"image/jpeg"
 	"io"
 	"math"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -98,10 +100,16 @@ func TestPageInlinesInfo(t *testing.T) {
 	if inline.Assets["wasm"] != info.Assets["wasm"] || inline.Assets["model"] != info.Assets["model"] || len(inline.Names) != len(info.Names) {
 		t.Errorf("inline info %+v differs from /api/info %+v", inline, info)
 	}
-	for _, k := range []string{"wasm", "model", "exec"} {
-		if !strings.Contains(page, `<link rel="preload" href="`+info.Assets[k]+`"`) {
+	for _, k := range []string{"wasm", "model", "simd", "relaxed"} {
+		if !strings.Contains(page, `<link rel="preload" href="`+info.Assets[k]+`" as="fetch" crossorigin>`) {
 			t.Errorf("no preload of %s (%s)", k, info.Assets[k])
 		}
+	}
+	// wasm_exec.js is a deferred script that runs before the page's module.
+	execTag := `<script src="` + info.Assets["exec"] + `" defer></script>`
+	ei, mi := strings.Index(page, execTag), strings.Index(page, `<script type="module"`)
+	if ei < 0 || mi < 0 || ei > mi {
+		t.Errorf("wasm_exec.js tag at %d, module script at %d: want the deferred exec script first", ei, mi)
 	}
 }
 
@@ -606,5 +614,60 @@ func TestPredictReal(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestAssetCompression: an asset is served gzipped only where that saves
+// at least minGzipSaving (random bytes do not compress; the wasm does),
+// and every body carries its exact Content-Length.
+func TestAssetCompression(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	weights := make([]byte, 4*20000)
+	for i := 0; i < len(weights); i += 8 {
+		binary.LittleEndian.PutUint64(weights[i:], r.Uint64())
+	}
+	e := newTestEcho(t, func(c *Config) { c.ModelBin = weights })
+	var info Info
+	if err := json.Unmarshal(do(e, httptest.NewRequest(http.MethodGet, "/api/info", nil)).Body.Bytes(), &info); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, path string
+		wantGzip   bool
+	}{
+		{"random bytes", "/model.bin", false},
+		{"wasm", "/posewasm.wasm", true},
+		{"page script", "/static/app.js", true},
+		{"page", "/", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodGet, tc.path, nil)
+			req.Header.Set("Accept-Encoding", "gzip")
+			rec := do(e, req)
+			if rec.Code != 200 {
+				t.Fatalf("status %d", rec.Code)
+			}
+			if gz := rec.Header().Get("Content-Encoding") == "gzip"; gz != tc.wantGzip {
+				t.Errorf("Content-Encoding %q, want gzip=%v", rec.Header().Get("Content-Encoding"), tc.wantGzip)
+			}
+			if cl := rec.Header().Get("Content-Length"); cl != strconv.Itoa(rec.Body.Len()) {
+				t.Errorf("Content-Length %q for a %d-byte body", cl, rec.Body.Len())
+			}
+		})
+	}
+	if got := info.GzipBytes["model"]; got != len(weights) {
+		t.Errorf("gzip_bytes[model] = %d, want the raw %d (served uncompressed)", got, len(weights))
+	}
+	// Trained-like float32 weights (small normal values) gzip by only
+	// about 7% (the exponent bytes): not worth the browser's inflating.
+	for i := 0; i < len(weights); i += 4 {
+		binary.LittleEndian.PutUint32(weights[i:], math.Float32bits(float32(r.NormFloat64()*0.05)))
+	}
+	e = newTestEcho(t, func(c *Config) { c.ModelBin = weights })
+	req := httptest.NewRequest(http.MethodGet, "/model.bin", nil)
+	req.Header.Set("Accept-Encoding", "gzip")
+	if rec := do(e, req); rec.Header().Get("Content-Encoding") != "" || !bytes.Equal(rec.Body.Bytes(), weights) {
+		t.Errorf("float32 weights: Content-Encoding %q, %d of %d bytes", rec.Header().Get("Content-Encoding"), rec.Body.Len(), len(weights))
 	}
 }

@@ -89,6 +89,7 @@ import { loadPoseWasm } from './posewasm.js';
     if (firstImage) {
       const bmp = await firstImage;
       if (bmp instanceof Error) throw bmp;
+      st.marks.first_image = performance.now();
       await runOnBitmap(bmp, parseBox(q.get('box')));
     }
     if (q.get('bench')) await runBench(parseInt(q.get('bench'), 10) || 50);
@@ -131,7 +132,11 @@ import { loadPoseWasm } from './posewasm.js';
     const t0 = performance.now();
     const r = await st.api.predict(rgba, st.w, st.h, box);
     const wall = performance.now() - t0;
-    if (!st.firstResultAt) st.firstResultAt = performance.now();
+    if (!st.firstResultAt) {
+      st.firstResultAt = performance.now();
+      st.marks.first_pixels = t0;
+      st.marks.first_predict_ms = r.ms;
+    }
     st.last = { keypoints: r.keypoints, ms: r.ms, wall_ms: wall, box: box.slice() };
     $('ms').textContent = (r.ms != null ? r.ms : wall).toFixed(1);
     $('result').textContent = JSON.stringify(r.keypoints);
@@ -225,8 +230,9 @@ import { loadPoseWasm } from './posewasm.js';
       load_to_ready_ms: Math.round(st.readyAt),
       load_to_first_result_ms: Math.round(st.firstResultAt),
       phases_ms: Object.fromEntries(Object.entries(st.marks).map(([k, v]) => [k, Math.round(v)])),
-      // inside bsampose.load: decoding the weights, packing them for the
-      // kernel, and the warm-up forward pass
+      // inside bsampose.load: decoding the weights and packing them for
+      // the kernel (warmup is 0: the first prediction is the warm-up;
+      // phases_ms.first_predict_ms is its time)
       load_ms: { decode: st.meta.decode_ms, pack: st.meta.pack_ms, warmup: st.meta.warmup_ms },
       download_bytes: transfer,
       encoded_bytes: encoded,
@@ -236,10 +242,30 @@ import { loadPoseWasm } from './posewasm.js';
       kernel: st.meta.kernel,
       input: [st.meta.input_w, st.meta.input_h],
       user_agent: navigator.userAgent,
+      timeline_ms: timeline(),
     };
     $('bench').textContent = JSON.stringify(report, null, 1);
     setStatus(`benchmark: median ${report.median_ms.toFixed(1)} ms over ${n}`, 'ready');
     return report;
+  }
+
+  // timeline is when the page and each same-origin download started and
+  // ended (ms since navigation start), to see where load time goes.
+  function timeline() {
+    const r0 = (x) => Math.round(x);
+    const out = {};
+    const nav = performance.getEntriesByType('navigation')[0];
+    if (nav) {
+      out.page = [r0(nav.requestStart), r0(nav.responseEnd)];
+      out.dom_interactive = r0(nav.domInteractive);
+    }
+    for (const e of performance.getEntriesByType('mark')) out[e.name] = r0(e.startTime);
+    for (const e of performance.getEntriesByType('resource')) {
+      const u = new URL(e.name);
+      if (u.origin !== location.origin) continue;
+      out[u.pathname.replace(/^.*\//, '')] = [r0(e.startTime), r0(e.responseEnd)];
+    }
+    return out;
   }
 
   function median(xs) {

@@ -5,10 +5,17 @@
 //   const api = await loadPoseWasm({ wasmURL, simdURL, execURL });
 //   const info = await api.load(new Uint8Array(await (await fetch('model.bin')).arrayBuffer()));
 //   // info: {names, skeleton, flip_pairs, input_w, input_h, preset, joints, simd, kernel,
-//   //        decode_ms, pack_ms, warmup_ms}  (the three phases of load, in ms)
+//   //        decode_ms, pack_ms, warmup_ms}  (the phases of load in ms; warmup_ms is 0:
+//   //        load runs no forward pass, the first prediction is the warm-up)
 //   const r = await api.predict(imageData.data, imageData.width, imageData.height, [x, y, w, h]);
 //   // r: {keypoints: [{name, x, y, score}], ms, kernel}; optional 5th argument {flip: true}
 //   const b = await api.bench(50);   // {median_ms, min_ms, mean_ms, iterations, kernel}
+//
+// The loader compiles the Go module while it downloads (compileStreaming),
+// fetches, compiles and warms up the SIMD kernel, and loads wasm_exec.js
+// (unless the page already ran it), all at once; performance marks
+// posewasm:go_compiled, :simd_compiled, :exec, :simd_ready and :go_started
+// record the phases.
 //
 // Options: wasmURL (default 'posewasm.wasm'), simdURL ('posewasm-simd.wasm'),
 // relaxedURL ('posewasm-simd-relaxed.wasm': the same kernels with relaxed-
@@ -40,7 +47,15 @@ async function load(opts) {
   const simdURL = opts.simdURL || 'posewasm-simd.wasm';
   const relaxedURL = opts.relaxedURL || 'posewasm-simd-relaxed.wasm';
   const execURL = opts.execURL || 'wasm_exec.js';
-  if (typeof globalThis.Go !== 'function') await loadScript(execURL);
+  // Three independent chains run at once: compiling Go while it downloads
+  // (streaming), fetching, compiling and warming up the SIMD kernel, and
+  // loading wasm_exec.js (already run when the page has it as a script).
+  const goModule = compileGo(opts.wasmBytes, wasmURL).then((m) => { mark('go_compiled'); return m; });
+  const simdModule = opts.simd === false ? Promise.resolve([null, 0])
+    : compileSIMD(opts, simdURL, relaxedURL).then((x) => { mark('simd_compiled'); return x; });
+  const exec = typeof globalThis.Go === 'function' ? Promise.resolve() : loadScript(execURL);
+  await exec;
+  mark('exec');
   const go = new globalThis.Go();
   let simd = null;
   let level = 0;
@@ -49,30 +64,42 @@ async function load(opts) {
     im2col: (x, col, inC, inH, inW, k, s, pad, oh, ow) => simd.im2col(x, col, inC, inH, inW, k, s, pad, oh, ow),
     available: () => level,
   };
-  // Fetch the SIMD modules while Go downloads and compiles.
-  const none = Promise.resolve(null);
-  const simdBytes = opts.simd === false ? none
-    : bytes(opts.simdBytes, simdURL).catch((e) => { console.warn('posewasm: no SIMD module:', e); return null; });
-  const relaxedBytes = opts.simd === false || opts.relaxed === false ? none
-    : bytes(opts.relaxedBytes, relaxedURL).catch(() => null);
-  const inst = await instantiateGo(opts.wasmBytes, wasmURL, go.importObject);
-  const candidates = [[await relaxedBytes, 2], [await simdBytes, 1]];
-  for (const [b, lv] of candidates) {
-    if (b && WebAssembly.validate(b)) {
-      const mod = await WebAssembly.compile(b);
-      warmUp(mod);
-      simd = (await WebAssembly.instantiate(mod, { env: { memory: inst.exports.mem } })).exports;
-      level = lv;
-      break;
-    }
+  const inst = await WebAssembly.instantiate(await goModule, go.importObject);
+  const [mod, lv] = await simdModule;
+  if (mod) {
+    simd = (await WebAssembly.instantiate(mod, { env: { memory: inst.exports.mem } })).exports;
+    level = lv;
   }
+  mark('simd_ready');
   const ready = new Promise((resolve) => { globalThis.__bsamposeReady = resolve; });
   const exited = go.run(inst).then(() => { throw new Error('posewasm: Go program exited'); });
   const api = await Promise.race([ready, exited]);
   exited.catch((e) => console.error(e)); // a later exit is logged, not unhandled
   delete globalThis.__bsamposeReady;
+  mark('go_started');
   api.simdLevel = level; // 0 none, 1 SIMD128, 2 relaxed SIMD
   return api;
+}
+
+// compileSIMD resolves to [module, level] for the best kernel this engine
+// validates (2 relaxed SIMD, 1 SIMD128), warmed up, or [null, 0].
+async function compileSIMD(opts, simdURL, relaxedURL) {
+  const simdBytes = bytes(opts.simdBytes, simdURL).catch((e) => { console.warn('posewasm: no SIMD module:', e); return null; });
+  const relaxedBytes = opts.relaxed === false ? Promise.resolve(null)
+    : bytes(opts.relaxedBytes, relaxedURL).catch(() => null);
+  for (const [b, lv] of [[await relaxedBytes, 2], [await simdBytes, 1]]) {
+    if (b && WebAssembly.validate(b)) {
+      const mod = await WebAssembly.compile(b);
+      warmUp(mod);
+      return [mod, lv];
+    }
+  }
+  return [null, 0];
+}
+
+// mark records a loading phase (performance.mark, 'posewasm:' + name).
+function mark(name) {
+  if (globalThis.performance && performance.mark) performance.mark('posewasm:' + name);
 }
 
 // warmUp runs the SIMD kernels a few times on a throwaway instance with its
@@ -97,15 +124,17 @@ async function bytes(given, url) {
   return new Uint8Array(await resp.arrayBuffer());
 }
 
-async function instantiateGo(given, url, imports) {
-  if (!given && WebAssembly.instantiateStreaming) {
+// compileGo compiles the Go module, streaming (while it downloads) when
+// the server sends application/wasm.
+async function compileGo(given, url) {
+  if (!given && WebAssembly.compileStreaming) {
     try {
-      return (await WebAssembly.instantiateStreaming(fetch(url), imports)).instance;
+      return await WebAssembly.compileStreaming(fetch(url));
     } catch (e) {
       // wrong MIME type or no streaming: fall back to bytes below
     }
   }
-  return (await WebAssembly.instantiate(await bytes(given, url), imports)).instance;
+  return WebAssembly.compile(await bytes(given, url));
 }
 
 function loadScript(src) {
