@@ -485,7 +485,10 @@ func parseHeader(b []byte) (fileHeader, error) {
 				"skeleton":   func(v any) error { return setPairs(&m.Skeleton, "skeleton", v) },
 				"flip_pairs": func(v any) error { return setPairs(&m.FlipPairs, "flip_pairs", v) },
 				"sigmas": func(v any) error {
-					if v != nil {
+					// An empty list is no list: the field is omitted
+					// when empty, so [] must read as nil to survive a
+					// round trip (found by FuzzParseHeader).
+					if v != nil && length(v) > 0 {
 						m.Sigmas = make([]float64, length(v))
 					}
 					return eachIn("sigmas", v, func(i int, e any) error { return setFloat(&m.Sigmas[i], "sigmas", e, 64) })
