@@ -419,6 +419,18 @@ func TestForwardMatchesManualEval(t *testing.T) {
 	if e := relL2(big[len(big)/2:], to64(got)); e > 1e-6 {
 		t.Errorf("Forward(m=4) second half differs: %.3g", e)
 	}
+	// On the same path, image 0 does not depend on the image beside it.
+	other := slices.Clone(x)
+	for i := len(x) / 2; i < len(x); i++ {
+		other[i] = -other[i]
+	}
+	pair, err := n.Forward(other, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := relL2(pair[:len(pair)/2], to64(first)); e > 1e-6 {
+		t.Errorf("image 0 of Forward(m=2) depends on image 1: %.3g", e)
+	}
 }
 
 func TestOverfitSGD(t *testing.T) {
