@@ -60,7 +60,7 @@ type winoGeom struct {
 	tw    int       // tiles per row
 	step  int       // GEMM columns per image: the grid's th*wp, rounded up to 8
 	imgs  int       // images per GEMM
-	cols  int       // imgs*ld
+	cols  int       // imgs*step rounded up to nr: the GEMM columns of a group
 	off   [16][]int // row offsets of V[p] for the GEMM
 }
 
@@ -80,10 +80,7 @@ func (c Conv) winoGeom(ws *Workspace) *winoGeom {
 			}
 		}
 	}
-	w.cstep = off[16] - off[0]
-	if c.InC == 1 {
-		w.cstep = 0
-	}
+	w.cstep = off[16] - off[0] // InC >= 8 (winograd)
 	w.th, w.tw, w.step = w.patch.OutH(), w.patch.OutW(), roundUp(w.g.n, 8)
 	if w.step > w.g.ld {
 		panic("kern: Winograd: grid wider than its padded planes")
