@@ -762,15 +762,12 @@ type convJob struct {
 }
 
 const (
-	jobForward        = iota // images [lo, hi) through forwardShift
-	jobFilter                // images [lo, hi) into worker partials (transposed)
-	jobFilterSum             // output channels [lo, hi) of dw from the partials
-	jobWinoWeights           // output channels [lo, hi) of the Winograd weights
-	jobWinoPack              // positions [lo, hi) of the Winograd weights packed
-	jobWinoForward           // images [lo, hi) through forwardWino
-	jobWinoFilter            // images [lo, hi) into worker partials of dU
-	jobWinoSum               // blocks [lo, hi) of dU: the partials added up
-	jobWinoFilterGrad        // output channels [lo, hi) of dw from dU
+	jobForward     = iota // images [lo, hi) through forwardShift
+	jobFilter             // images [lo, hi) into worker partials (transposed)
+	jobFilterSum          // output channels [lo, hi) of dw from the partials
+	jobWinoWeights        // output channels [lo, hi) of the Winograd weights
+	jobWinoPack           // positions [lo, hi) of the Winograd weights packed
+	jobWinoForward        // images [lo, hi) through forwardWino
 )
 
 func (j *convJob) run(lo, hi, wk int) {

@@ -87,12 +87,11 @@ func (c Conv) winoGeom(ws *Workspace) *winoGeom {
 	}
 	w.imgs = max(1, winoCols/w.step)
 	w.cols = roundUp(w.imgs*w.step, nr)
-	for p := range 16 {
-		o := growInt(&ws.winoOff[p], c.InC)
+	for p := range w.off {
+		o := growInt(&w.off[p], c.InC)
 		for ci := range o {
 			o[ci] = (p*c.InC + ci) * w.cols
 		}
-		w.off[p] = o
 	}
 	return w
 }

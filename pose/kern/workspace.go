@@ -18,7 +18,6 @@ type Workspace struct {
 	wflip   []float32 // flipped weights of the adjoint convolution
 	wino    []float32 // Winograd-transformed weights
 	wg      winoGeom  // the running Winograd layout
-	winoOff [16][]int // its GEMM row offsets
 	bnScale []float32 // per-channel scale of ForwardBNEval
 	job     convJob   // the running shifted-image job
 	ep      epilogue  // the running ForwardBNEval's batch norm
