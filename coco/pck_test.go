@@ -1,8 +1,10 @@
 package coco_test
 
 import (
+	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/bsampose/bsampose/coco"
@@ -101,5 +103,96 @@ func TestNorms(t *testing.T) {
 				t.Errorf("TorsoNorm = %v, %v; want %v, %v", got, ok, tc.want, tc.ok)
 			}
 		})
+	}
+}
+
+func ExampleHeadNorm() {
+	// PCKh@0.5 on an LSP-style schema: the head segment (head_top to neck)
+	// of this person is 20 px long, so a joint is correct within 10 px.
+	s := coco.Schema{Names: []string{"left_wrist", "neck", "head_top"}}
+	top, neck, err := coco.HeadJoints(s)
+	if err != nil {
+		panic(err)
+	}
+	gt := [][]coco.Keypoint{{{X: 50, Y: 80, V: 2}, {X: 40, Y: 30, V: 2}, {X: 40, Y: 10, V: 2}}}
+	pred := [][]coco.Keypoint{{{X: 58, Y: 80}, {X: 40, Y: 42}, {X: 43, Y: 14}}} // 8 px, 12 px, 5 px
+	n, _ := coco.HeadNorm(gt[0], top, neck)
+	mean, perJoint := coco.PCK(pred, gt, []float64{n}, 0.5)
+	fmt.Printf("head %.0f px, per joint %.0f, PCKh@0.5 %.3f\n", n, perJoint, mean)
+	// Output:
+	// head 20 px, per joint [1 0 1], PCKh@0.5 0.667
+}
+
+func TestHeadJoints(t *testing.T) {
+	lsp := []string{"right_ankle", "right_knee", "right_hip", "left_hip", "left_knee", "left_ankle", "right_wrist", "right_elbow", "right_shoulder", "left_shoulder", "left_elbow", "left_wrist", "neck", "head_top"}
+	mpii := []string{"right_ankle", "right_knee", "right_hip", "left_hip", "left_knee", "left_ankle", "pelvis", "thorax", "upper_neck", "head_top", "right_wrist", "right_elbow", "right_shoulder", "left_shoulder", "left_elbow", "left_wrist"}
+	for _, tc := range []struct {
+		name      string
+		names     []string
+		top, neck int
+		missing   string // substring of the error, "" for none
+	}{
+		{"LSP 14", lsp, 13, 12, ""},
+		{"MPII 16", mpii, 9, 8, ""},
+		{"upper_neck wins over neck", []string{"upper_neck", "head_top", "neck"}, 1, 0, ""},
+		{"COCO 17", []string{"nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder"}, -1, -1, "no head_top and no neck or upper_neck"},
+		{"no neck", []string{"head_top", "left_wrist"}, -1, -1, "no neck or upper_neck"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			top, neck, err := coco.HeadJoints(coco.Schema{Names: tc.names})
+			if tc.missing != "" {
+				if !errors.Is(err, coco.ErrNoHeadJoints) || !strings.Contains(err.Error(), tc.missing) {
+					t.Fatalf("err %v, want ErrNoHeadJoints naming %q", err, tc.missing)
+				}
+				return
+			}
+			if err != nil || top != tc.top || neck != tc.neck {
+				t.Errorf("got %d, %d, %v; want %d, %d", top, neck, err, tc.top, tc.neck)
+			}
+		})
+	}
+}
+
+func TestHeadNorm(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		gt   []coco.Keypoint
+		want float64
+		ok   bool
+	}{
+		{"3-4-5", []coco.Keypoint{{X: 0, Y: 0, V: 2}, {X: 3, Y: 4, V: 1}}, 5, true},
+		{"unlabeled top", []coco.Keypoint{{X: 0, Y: 0, V: 0}, {X: 3, Y: 4, V: 2}}, 0, false},
+		{"below a pixel", []coco.Keypoint{{X: 0, Y: 0, V: 2}, {X: 0.5, Y: 0, V: 2}}, 0.5, false},
+	} {
+		n, ok := coco.HeadNorm(tc.gt, 0, 1)
+		if ok != tc.ok || math.Abs(n-tc.want) > 1e-12 {
+			t.Errorf("%s: %v, %v; want %v, %v", tc.name, n, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+// TestPCKHits: the hits of hand-placed points, and PCKFromHits(PCKHits)
+// equals PCK on them.
+func TestPCKHits(t *testing.T) {
+	gt := [][]coco.Keypoint{
+		{{X: 10, Y: 10, V: 2}, {X: 50, Y: 50, V: 2}, {X: 90, Y: 90, V: 1}},
+		{{X: 10, Y: 10, V: 2}, {X: 20, Y: 20, V: 2}, {}},
+		{{X: 1, Y: 1, V: 2}, {}, {}},
+	}
+	pred := [][]coco.Keypoint{
+		{{X: 15, Y: 10}, {X: 50, Y: 75}, {X: 102, Y: 99}},
+		{{X: 10, Y: 22}, {X: 23, Y: 24}, {X: 0, Y: 0}},
+		{{X: 1, Y: 1}, {}, {}},
+	}
+	norm := []float64{100, 50, 0}
+	hits := coco.PCKHits(pred, gt, norm, 0.2)
+	want := [][]int8{{1, 0, 1}, {0, 1, -1}, {-1, -1, -1}}
+	if fmt.Sprint(hits) != fmt.Sprint(want) {
+		t.Errorf("hits %v, want %v", hits, want)
+	}
+	m1, pj1 := coco.PCK(pred, gt, norm, 0.2)
+	m2, pj2 := coco.PCKFromHits(hits)
+	if m1 != m2 || fmt.Sprint(pj1) != fmt.Sprint(pj2) {
+		t.Errorf("PCKFromHits %v %v, PCK %v %v", m2, pj2, m1, pj1)
 	}
 }

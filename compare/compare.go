@@ -11,7 +11,9 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/bsampose/bsampose/pose"
 	"github.com/bsampose/bsampose/sharp"
@@ -21,9 +23,19 @@ import (
 // Config is a whole comparison.
 type Config struct {
 	Train  train.Config // shared settings; Optim, FromCenter, Seed and Out are set per run
-	Optims []string     // e.g. adam, sam, bsam, bsam-center
+	Optims []string     // e.g. adam, sam, bsam, bsam-center; used when Arms is empty
+	Arms   []Arm        // the arms with their own settings (see ParseArms); nil: one per Optims name with Train
 	Seeds  int          // runs per optimizer
 	Out    string
+
+	// Dev > 0 splits Train.Ann by image (coco.Split) into Out/split/train.json,
+	// dev.json and probe.json: every run trains on train, validates on dev,
+	// and its FinalCheckpoint is then evaluated on Train.ValAnn (the final
+	// report set) and on the training probe. Dev 0: the runs validate on
+	// Train.ValAnn, which is also the final set, and there is no probe.
+	Dev             int
+	FinalCheckpoint string // "last" (default) or "best" (chosen on the validation set)
+	Baseline        string // default baseline arm of the paired differences ("": only per-arm baselines)
 
 	// Flatness of each final checkpoint (SharpBatches < 0 skips it).
 	SharpBatches int // fixed training batches (default 4)
@@ -50,11 +62,16 @@ func Paper() train.Config {
 
 // Run is one finished run.
 type Run struct {
-	Optim   string         `json:"optim"`
-	Seed    int64          `json:"seed"`
-	Dir     string         `json:"dir"`
-	Summary *train.Summary `json:"summary"`
-	Sharp   *sharp.Report  `json:"sharpness,omitempty"`
+	Optim    string         `json:"optim"` // the arm's name
+	Seed     int64          `json:"seed"`
+	Dir      string         `json:"dir"` // in results.json: relative to the comparison's folder
+	Summary  *train.Summary `json:"summary"`
+	Sharp    *sharp.Report  `json:"sharpness,omitempty"`
+	Eval     *RunEval       `json:"eval,omitempty"`     // eval.json
+	Sessions []Session      `json:"sessions,omitempty"` // machine.json: where and how long it trained
+	Passes   int            `json:"passes_per_step,omitempty"`
+
+	hits *Hits // hits.json, for the bootstrap
 }
 
 // Stat summarises one metric over seeds.
@@ -110,16 +127,24 @@ func NewStat(xs []float64) Stat {
 	return s
 }
 
-// Metric names, in table order.
-var Metrics = []string{"AP", "AP50", "AR", "PCK@0.2", "final train loss", "s/epoch", "MaxS", "MinS", "top eigenvalue", "Hessian trace"}
+// Metric names, in table order. AP to PCK@0.2 are the validation set's at
+// the last epoch (the dev set with Config.Dev); the "final" ones are the
+// final report set's (eval.json); "probe PCK@0.2" is the training probe's
+// (no augmentation) and "gap" is probe PCK@0.2 minus validation PCK@0.2 of
+// the same checkpoint's epoch.
+var Metrics = []string{"AP", "AP50", "AR", "PCK@0.2", "final train loss", "s/epoch", "MaxS", "MinS", "top eigenvalue", "Hessian trace",
+	"final PCK@0.2", "final PCKh@0.5", "final AP", "probe PCK@0.2", "gap", "passes/step", "wall s"}
 
-// Optim aggregates the runs of one optimizer.
+// Optim aggregates the runs of one arm.
 type Optim struct {
-	Name  string          `json:"name"`
-	Runs  []Run           `json:"runs"`
-	Stats map[string]Stat `json:"stats"`      // by Metrics name
-	PCK   []Stat          `json:"val_pck"`    // per epoch
-	Loss  []Stat          `json:"train_loss"` // per epoch
+	Name     string          `json:"name"`
+	Arm      string          `json:"arm,omitempty"`      // the arm's text in --optims
+	Baseline string          `json:"baseline,omitempty"` // the arm its paired differences are against
+	Settings *train.Config   `json:"settings,omitempty"` // the arm's training settings (Seed: the first)
+	Runs     []Run           `json:"runs"`
+	Stats    map[string]Stat `json:"stats"`      // by Metrics name
+	PCK      []Stat          `json:"val_pck"`    // per epoch
+	Loss     []Stat          `json:"train_loss"` // per epoch
 	// StepLoss is the training loss over steps, in blocks of StepBlock
 	// steps (block means of each run's metrics.jsonl, then statistics over
 	// seeds); block b covers steps b*StepBlock+1 .. (b+1)*StepBlock.
@@ -131,6 +156,10 @@ type Optim struct {
 type Results struct {
 	Protocol train.Config `json:"protocol"`
 	Optims   []*Optim     `json:"optims"`
+	Dev      int          `json:"dev,omitempty"`   // Config.Dev
+	Split    string       `json:"split,omitempty"` // folder of train.json, dev.json, probe.json
+	Diffs    []Diff       `json:"paired_differences,omitempty"`
+	Paths    string       `json:"paths,omitempty"` // PathsNote
 }
 
 // runValue returns metric name of one run (NaN when absent).
@@ -146,6 +175,22 @@ func runValue(r Run, name string) float64 {
 		return map[string]float64{"AP": v.OKS.AP, "AP50": v.OKS.AP50, "AR": v.OKS.AR, "PCK@0.2": v.PCK}[name]
 	case "final train loss":
 		return s.FinalLoss
+	case "passes/step":
+		if r.Passes == 0 {
+			return nan
+		}
+		return float64(r.Passes)
+	case "wall s":
+		if len(r.Sessions) == 0 {
+			return nan
+		}
+		var t float64
+		for _, se := range r.Sessions {
+			t += se.WallSeconds
+		}
+		return t
+	case "final PCK@0.2", "final PCKh@0.5", "final AP", "probe PCK@0.2", "gap":
+		return evalValue(r, name)
 	case "s/epoch":
 		if len(s.EpochLog) == 0 {
 			return nan
@@ -178,14 +223,9 @@ func runValue(r Run, name string) float64 {
 
 // trainConfig maps an optimizer name to the run's training settings.
 func trainConfig(base train.Config, optim string, seed int64, dir string) (train.Config, error) {
-	c := base
-	c.Optim, c.FromCenter = optim, false
-	switch optim {
-	case "bsam-center":
-		c.Optim, c.FromCenter = "bsam", true
-	case "sgd", "adam", "adamw", "sam", "bsam":
-	default:
-		return c, fmt.Errorf("compare: unknown optimizer %q (want sgd, adam, adamw, sam, bsam or bsam-center)", optim)
+	c, err := OptimConfig(base, optim)
+	if err != nil {
+		return c, err
 	}
 	c.Seed = seed
 	c.Out = dir
@@ -193,37 +233,131 @@ func trainConfig(base train.Config, optim string, seed int64, dir string) (train
 	return c, nil
 }
 
-// Execute trains (or reads back) every run, measures flatness, and writes
-// results.json, results.md and the plots into cfg.Out. progress gets the
-// trainer's progress and one line per run.
+// arms returns cfg.Arms, or one arm per cfg.Optims name, with the dev
+// split applied, after checking names and baselines.
+func arms(cfg Config, split string) ([]Arm, error) {
+	as := cfg.Arms
+	if len(as) == 0 {
+		for _, name := range cfg.Optims {
+			c, err := OptimConfig(cfg.Train, name)
+			if err != nil {
+				return nil, err
+			}
+			as = append(as, Arm{Name: name, Text: name, Train: c})
+		}
+	}
+	as = append([]Arm(nil), as...)
+	names := map[string]int{}
+	for i, a := range as {
+		if a.Name == "" || a.Name != DirName(a.Name) {
+			return nil, fmt.Errorf("compare: arm %q: name %q is not a folder name (DirName)", a.Text, a.Name)
+		}
+		if _, dup := names[a.Name]; dup {
+			return nil, fmt.Errorf("compare: two arms are named %q", a.Name)
+		}
+		names[a.Name] = i
+	}
+	for i := range as {
+		a := &as[i]
+		if a.Baseline == "" && cfg.Baseline != "" {
+			a.Baseline = cfg.Baseline
+		}
+		if a.Baseline != "" {
+			j, ok := names[DirName(a.Baseline)]
+			if !ok {
+				for k, b := range as {
+					if b.Text == a.Baseline {
+						j, ok = k, true
+					}
+				}
+			}
+			if !ok {
+				return nil, fmt.Errorf("compare: arm %q: baseline %q is not an arm", a.Text, a.Baseline)
+			}
+			a.Baseline = as[j].Name
+			if j == i {
+				a.Baseline = "" // the default baseline itself
+			}
+		}
+		if split != "" {
+			tr, dev, _ := SplitFiles(split)
+			a.Train.Ann, a.Train.ValAnn, a.Train.ValImages = tr, dev, a.Train.Images
+		}
+		probe := a.Train
+		probe.Seed, probe.Out = 1, "x"
+		if err := probe.Validate(); err != nil {
+			return nil, fmt.Errorf("compare: arm %q: %w", a.Text, err)
+		}
+	}
+	return as, nil
+}
+
+// runConfig is the training settings of one run of an arm.
+func runConfig(a Arm, seed int64, dir string) train.Config {
+	c := a.Train
+	c.LRSteps = append([]int(nil), a.Train.LRSteps...)
+	c.Seed, c.Out, c.Resume = seed, dir, false
+	return c
+}
+
+// Execute trains (or reads back) every run, measures flatness, evaluates
+// the final checkpoints, and writes results.json, results.md and the plots
+// into cfg.Out. progress gets the trainer's progress and one line per run.
+//
+// Runs already recorded in cfg.Out (summary.json) are read back, not
+// retrained, once their settings are checked to be this comparison's; so
+// the same command continues an interrupted comparison, and adding arms or
+// seeds runs only the new ones.
 func Execute(ctx context.Context, cfg Config, progress io.Writer) (*Results, error) {
-	if len(cfg.Optims) == 0 || cfg.Seeds <= 0 {
+	if (len(cfg.Optims) == 0 && len(cfg.Arms) == 0) || cfg.Seeds <= 0 {
 		return nil, errors.New("compare: need at least one optimizer and one seed")
 	}
 	if cfg.Out == "" {
 		return nil, errors.New("compare: no output folder")
 	}
-	res := &Results{Protocol: cfg.Train}
+	switch cfg.FinalCheckpoint {
+	case "":
+		cfg.FinalCheckpoint = "last"
+	case "last", "best":
+	default:
+		return nil, fmt.Errorf("compare: final checkpoint %q: want last or best", cfg.FinalCheckpoint)
+	}
+	res := &Results{Protocol: cfg.Train, Dev: cfg.Dev}
 	if err := res.Protocol.Validate(); err != nil { // fills the derived defaults (input size)
 		return nil, fmt.Errorf("compare: %w", err)
 	}
 	res.Protocol.Out = cfg.Out
-	for _, name := range cfg.Optims {
-		if _, err := trainConfig(cfg.Train, name, 0, ""); err != nil {
+	final := evalSpec{cfg.Train.ValAnn, cfg.Train.ValImages}
+	var probe *evalSpec
+	if cfg.Dev > 0 {
+		if final.ann == "" {
+			return nil, errors.New("compare: --dev needs --val-ann, the final report set")
+		}
+		res.Split = filepath.Join(cfg.Out, "split")
+		counts, err := WriteSplit(cfg.Train.Ann, cfg.Dev, res.Split)
+		if err != nil {
 			return nil, err
 		}
+		fmt.Fprintf(progress, "compare: split %s by image into %s: %v images, %v persons\n", cfg.Train.Ann, res.Split, counts.Images, counts.Annotations)
+		_, _, pr := SplitFiles(res.Split)
+		probe = &evalSpec{pr, cfg.Train.Images}
 	}
-	// Seeds outside, optimizers inside: an interrupted comparison has
-	// whole seeds of every optimizer, not every seed of a few.
-	optims := make([]*Optim, len(cfg.Optims))
-	for j, name := range cfg.Optims {
-		optims[j] = &Optim{Name: name}
+	as, err := arms(cfg, res.Split)
+	if err != nil {
+		return nil, err
+	}
+	// Seeds outside, arms inside: an interrupted comparison has whole
+	// seeds of every arm, not every seed of a few.
+	optims := make([]*Optim, len(as))
+	for j, a := range as {
+		set := runConfig(a, cfg.Train.Seed, "")
+		optims[j] = &Optim{Name: a.Name, Arm: a.Text, Baseline: a.Baseline, Settings: &set}
 	}
 	for i := range cfg.Seeds {
 		seed := cfg.Train.Seed + int64(i)
-		for _, o := range optims {
+		for j, o := range optims {
 			dir := filepath.Join(cfg.Out, "runs", fmt.Sprintf("%s-s%d", o.Name, seed))
-			r, err := oneRun(ctx, cfg, o.Name, seed, dir, progress)
+			r, err := oneRun(ctx, cfg, as[j], seed, dir, final, probe, progress)
 			if err != nil {
 				return nil, err
 			}
@@ -236,6 +370,7 @@ func Execute(ctx context.Context, cfg Config, progress io.Writer) (*Results, err
 			aggregate(o)
 			res.Optims = append(res.Optims, o)
 		}
+		res.Diffs = pairedDiffs(res.Optims)
 		if i+1 < cfg.Seeds {
 			if err := Write(res, cfg.Out); err != nil {
 				return nil, err
@@ -248,8 +383,10 @@ func Execute(ctx context.Context, cfg Config, progress io.Writer) (*Results, err
 	return res, nil
 }
 
-func oneRun(ctx context.Context, cfg Config, name string, seed int64, dir string, progress io.Writer) (Run, error) {
-	r := Run{Optim: name, Seed: seed, Dir: dir}
+func oneRun(ctx context.Context, cfg Config, a Arm, seed int64, dir string, final evalSpec, probe *evalSpec, progress io.Writer) (Run, error) {
+	name := a.Name
+	tc := runConfig(a, seed, dir)
+	r := Run{Optim: name, Seed: seed, Dir: dir, Passes: passes(tc)}
 	sumPath := filepath.Join(dir, "summary.json")
 	if b, err := os.ReadFile(sumPath); err == nil {
 		var s train.Summary
@@ -257,24 +394,32 @@ func oneRun(ctx context.Context, cfg Config, name string, seed int64, dir string
 			return r, fmt.Errorf("compare: %s: %w", sumPath, err)
 		}
 		r.Summary = &s
-		if err := sameSettings(cfg.Train, name, seed, dir); err != nil {
+		if err := sameSettings(tc, dir); err != nil {
 			return r, err
 		}
 		fmt.Fprintf(progress, "compare: %s seed %d: finished before, skipped (%s)\n", name, seed, sumPath)
 	} else {
-		tc, err := trainConfig(cfg.Train, name, seed, dir)
-		if err != nil {
-			return r, err
-		}
 		if _, err := os.Stat(filepath.Join(dir, "last.safetensors")); err == nil {
 			tc.Resume = true
 		}
 		fmt.Fprintf(progress, "compare: %s seed %d: training into %s (resume %v)\n", name, seed, dir, tc.Resume)
+		start := time.Now()
 		s, err := train.Run(ctx, tc, progress)
+		if werr := addSession(dir, start, tc.Resume); werr != nil && err == nil {
+			err = werr
+		}
 		if err != nil {
 			return r, fmt.Errorf("compare: %s seed %d: %w", name, seed, err)
 		}
 		r.Summary = s
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "machine.json")); err == nil {
+		if err := json.Unmarshal(b, &r.Sessions); err != nil {
+			return r, fmt.Errorf("compare: %s: machine.json: %w", dir, err)
+		}
+	}
+	if err := runEval(ctx, cfg, &r, tc, final, probe, progress); err != nil {
+		return r, fmt.Errorf("compare: %s seed %d: %w", name, seed, err)
 	}
 	if cfg.SharpBatches < 0 {
 		return r, nil
@@ -289,8 +434,8 @@ func oneRun(ctx context.Context, cfg Config, name string, seed int64, dir string
 		return r, nil
 	}
 	rep, err := Sharpness(ctx, SharpnessJob{
-		Setup: sharp.Setup{Model: r.Summary.Last, Ann: cfg.Train.Ann, Images: cfg.Train.Images,
-			Batches: cfg.SharpBatches, BatchSize: cfg.Train.BatchSize, Seed: seed, Workers: cfg.Train.Workers},
+		Setup: sharp.Setup{Model: r.Summary.Last, Ann: tc.Ann, Images: tc.Images,
+			Batches: cfg.SharpBatches, BatchSize: tc.BatchSize, Seed: seed, Workers: tc.Workers},
 		Config: cfg.Sharp, Out: dir, Title: fmt.Sprintf("%s seed %d", name, seed),
 	}, progress)
 	if err != nil {
@@ -300,14 +445,109 @@ func oneRun(ctx context.Context, cfg Config, name string, seed int64, dir string
 	return r, nil
 }
 
-// sameSettings checks that the finished run in dir was trained with the
-// settings this comparison would use (last.json holds them), so that a
-// changed command never mixes runs of different protocols.
-func sameSettings(base train.Config, name string, seed int64, dir string) error {
-	tc, err := trainConfig(base, name, seed, dir)
+// addSession appends this training session to dir/machine.json.
+func addSession(dir string, start time.Time, resumed bool) error {
+	path := filepath.Join(dir, "machine.json")
+	var ss []Session
+	if b, err := os.ReadFile(path); err == nil {
+		if err := json.Unmarshal(b, &ss); err != nil {
+			return fmt.Errorf("compare: %s: %w", path, err)
+		}
+	}
+	ss = append(ss, Session{Machine: ThisMachine(), Started: start.UTC().Format(time.RFC3339),
+		WallSeconds: time.Since(start).Seconds(), Resumed: resumed})
+	js, _ := json.MarshalIndent(ss, "", "  ")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("compare: %w", err)
+	}
+	return pose.WriteFileAtomic(path, append(js, '\n'))
+}
+
+// runEval reads dir/eval.json and dir/hits.json, or evaluates the run's
+// final checkpoint on the final set (and the probe) and writes them.
+func runEval(ctx context.Context, cfg Config, r *Run, tc train.Config, final evalSpec, probe *evalSpec, progress io.Writer) error {
+	evPath, hitsPath := filepath.Join(r.Dir, "eval.json"), filepath.Join(r.Dir, "hits.json")
+	want := func(e *RunEval) bool {
+		return e.Checkpoint == cfg.FinalCheckpoint && e.Flip == tc.ValFlip && e.Final != nil &&
+			e.Final.Ann == final.ann && (probe == nil) == (e.Probe == nil) && (probe == nil || e.Probe.Ann == probe.ann)
+	}
+	if b, err := os.ReadFile(evPath); err == nil {
+		var e RunEval
+		hb, herr := os.ReadFile(hitsPath)
+		var h Hits
+		if json.Unmarshal(b, &e) == nil && want(&e) && herr == nil && json.Unmarshal(hb, &h) == nil {
+			r.Eval, r.hits = &e, &h
+			return nil
+		}
+	}
+	if final.ann == "" {
+		return nil // no final set: nothing to evaluate
+	}
+	ckpt := r.Summary.Last
+	if cfg.FinalCheckpoint == "best" && r.Summary.Best != "" {
+		ckpt = r.Summary.Best
+	}
+	sets := []evalSpec{final}
+	if probe != nil {
+		sets = append(sets, *probe)
+	}
+	fmt.Fprintf(progress, "compare: %s seed %d: evaluating %s on %d set(s)\n", r.Optim, r.Seed, ckpt, len(sets))
+	evs, h, err := evaluate(ctx, ckpt, sets, tc.BatchSize, tc.Workers, tc.ValFlip)
 	if err != nil {
 		return err
 	}
+	e := &RunEval{Checkpoint: cfg.FinalCheckpoint, Flip: tc.ValFlip, Final: evs[0]}
+	if probe != nil {
+		e.Probe = evs[1]
+	}
+	for path, v := range map[string]any{evPath: e, hitsPath: h} {
+		js, _ := json.MarshalIndent(v, "", "  ")
+		if err := pose.WriteFileAtomic(path, append(js, '\n')); err != nil {
+			return err
+		}
+	}
+	r.Eval, r.hits = e, h
+	return nil
+}
+
+// evalValue returns an eval.json metric of a run (NaN when absent).
+func evalValue(r Run, name string) float64 {
+	nan := math.NaN()
+	e := r.Eval
+	if e == nil || e.Final == nil {
+		return nan
+	}
+	switch name {
+	case "final PCK@0.2":
+		return e.Final.PCK
+	case "final PCKh@0.5":
+		if e.Final.PCKh != nil {
+			return *e.Final.PCKh
+		}
+	case "final AP":
+		return e.Final.OKS.AP
+	case "probe PCK@0.2", "gap":
+		if e.Probe == nil {
+			return nan
+		}
+		if name == "probe PCK@0.2" {
+			return e.Probe.PCK
+		}
+		val := nan
+		if e.Checkpoint == "best" && r.Summary.Best != "" {
+			val = r.Summary.BestScore
+		} else if r.Summary.Val != nil {
+			val = r.Summary.Val.PCK
+		}
+		return e.Probe.PCK - val
+	}
+	return nan
+}
+
+// sameSettings checks that the finished run in dir was trained with the
+// settings tc (last.json holds them), so that a changed command never
+// mixes runs of different protocols.
+func sameSettings(tc train.Config, dir string) error {
 	if err := tc.Validate(); err != nil {
 		return fmt.Errorf("compare: %w", err)
 	}
@@ -475,6 +715,8 @@ func readStepLosses(path string) ([]float64, error) {
 
 // Write writes results.json, results.md and the plots of Plot into dir.
 func Write(res *Results, dir string) error {
+	plotted := res
+	res = portable(res, dir)
 	js, err := json.MarshalIndent(res, "", "  ")
 	if err != nil {
 		return fmt.Errorf("compare: results.json: %w", err)
@@ -487,7 +729,7 @@ func Write(res *Results, dir string) error {
 	if err := pose.WriteFileAtomic(filepath.Join(dir, "results.md"), []byte(md.String())); err != nil {
 		return err
 	}
-	return Plot(res, dir)
+	return Plot(plotted, dir)
 }
 
 // WriteMarkdown writes the results table: one row per optimizer, mean ±
@@ -498,6 +740,7 @@ func WriteMarkdown(w io.Writer, res *Results) {
 	fmt.Fprintf(w, "Protocol: %s at %dx%d, %d epochs, batch %d, base LR %g (%s), base optimizer of sam/bsam %s, rho_max %g, rho_min %g, seeds from %d.\n",
 		p.Preset, p.InputH, p.InputW, p.Epochs, p.BatchSize, p.LR, p.LRSchedule, p.Base, p.RhoMax, p.RhoMin, p.Seed)
 	fmt.Fprintf(w, "Train: `%s`; val: `%s`. Mean ± std over seeds (n runs); validation metrics of the final epoch.\n\n", p.Ann, p.ValAnn)
+	writeArms(w, res)
 	fmt.Fprintf(w, "| optimizer | n |")
 	for _, m := range Metrics {
 		fmt.Fprintf(w, " %s |", m)
@@ -519,16 +762,18 @@ func WriteMarkdown(w io.Writer, res *Results) {
 		}
 		fmt.Fprintln(w)
 	}
-	fmt.Fprintf(w, "\nPer run:\n\n| run | steps | AP | PCK@0.2 | final train loss | MaxS | MinS | top eigenvalue | trace |\n|---|---|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(w, "\nPer run:\n\n| run | steps | AP | PCK@0.2 | final train loss | MaxS | MinS | top eigenvalue | trace | final PCK@0.2 | final PCKh@0.5 | final AP | probe PCK@0.2 | gap | wall s | machine |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, o := range res.Optims {
 		for _, r := range o.Runs {
 			fmt.Fprintf(w, "| %s-s%d | %d |", r.Optim, r.Seed, r.Summary.Steps)
-			for _, m := range []string{"AP", "PCK@0.2", "final train loss", "MaxS", "MinS", "top eigenvalue", "Hessian trace"} {
+			for _, m := range []string{"AP", "PCK@0.2", "final train loss", "MaxS", "MinS", "top eigenvalue", "Hessian trace",
+				"final PCK@0.2", "final PCKh@0.5", "final AP", "probe PCK@0.2", "gap", "wall s"} {
 				fmt.Fprintf(w, " %s |", num(runValue(r, m)))
 			}
-			fmt.Fprintln(w)
+			fmt.Fprintf(w, " %s |\n", machines(r.Sessions))
 		}
 	}
+	writeDiffs(w, res)
 	fmt.Fprintf(w, "\nPlots: `val_pck.png` and `train_loss.png` (per epoch, mean line and min–max band over seeds), `train_loss_steps.png` (the same over steps), `metrics.png` (final metrics); per run `runs/<optim>-s<seed>/loss_profile.png`.\n")
 }
 
@@ -537,4 +782,105 @@ func num(x float64) string {
 		return "–"
 	}
 	return fmt.Sprintf("%.4g", x)
+}
+
+// writeArms writes the report table: per arm, mean ± std over seeds of the
+// final set's PCK@0.2, PCKh@0.5 and OKS AP, the training probe's PCK@0.2,
+// the gap, the cost, and the arm's settings that differ from the protocol.
+func writeArms(w io.Writer, res *Results) {
+	cols := []string{"final PCK@0.2", "final PCKh@0.5", "final AP", "probe PCK@0.2", "gap", "PCK@0.2", "s/epoch", "passes/step"}
+	fmt.Fprintf(w, "Report (final set: `%s`", res.Protocol.ValAnn)
+	if res.Dev > 0 {
+		fmt.Fprintf(w, "; validation and model choices on the dev split of %d images, `%s`; probe: the training part's fixed subset, no augmentation; PCK@0.2 is dev's", res.Dev, res.Split)
+	}
+	fmt.Fprintf(w, "):\n\n| arm | n |")
+	for _, c := range cols {
+		fmt.Fprintf(w, " %s |", c)
+	}
+	fmt.Fprintf(w, " settings |\n|---|---|%s---|\n", strings.Repeat("---|", len(cols)))
+	for _, o := range res.Optims {
+		fmt.Fprintf(w, "| %s | %d |", o.Name, len(o.Runs))
+		for _, c := range cols {
+			s := o.Stats[c]
+			if s.N == 0 {
+				fmt.Fprintf(w, " – |")
+				continue
+			}
+			fmt.Fprintf(w, " %s ± %s |", num(s.Mean), num(s.Std))
+		}
+		fmt.Fprintf(w, " %s |\n", settingsDiff(res.Protocol, o.Settings))
+	}
+	fmt.Fprintln(w)
+}
+
+// settingsDiff lists the optimizer settings of an arm (those that matter
+// for its optimizer) that differ from the protocol's.
+func settingsDiff(p train.Config, s *train.Config) string {
+	if s == nil {
+		return ""
+	}
+	var out []string
+	add := func(name string, a, b any) {
+		if fmt.Sprint(a) != fmt.Sprint(b) {
+			out = append(out, fmt.Sprintf("%s=%v", name, b))
+		}
+	}
+	add("optim", "", s.Optim)
+	sa := s.Optim == "sam" || s.Optim == "bsam"
+	if sa {
+		add("base", p.Base, s.Base)
+		add("rho-max", p.RhoMax, s.RhoMax)
+		if s.Optim == "bsam" {
+			add("rho-min", p.RhoMin, s.RhoMin)
+			add("bsam-from-center", false, s.FromCenter)
+		}
+		add("adaptive", false, s.Adaptive)
+		if s.Adaptive {
+			add("eta", "", s.Eta)
+		}
+	}
+	add("lr", p.LR, s.LR)
+	add("lr-schedule", p.LRSchedule, s.LRSchedule)
+	add("lr-steps", p.LRSteps, s.LRSteps)
+	add("warmup", p.WarmupIters, s.WarmupIters)
+	add("momentum", p.Momentum, s.Momentum)
+	add("weight-decay", p.WeightDecay, s.WeightDecay)
+	add("epochs", p.Epochs, s.Epochs)
+	add("batch-size", p.BatchSize, s.BatchSize)
+	return strings.Join(out, " ")
+}
+
+// writeDiffs writes the paired differences.
+func writeDiffs(w io.Writer, res *Results) {
+	if len(res.Diffs) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nPaired differences, arm − baseline on the same seeds and persons (final set). The interval is a percentile bootstrap (%d resamples) drawing the persons and, independently, the seeds with replacement; final AP has no interval (OKS AP is not a per-person mean).\n\n", Resamples)
+	fmt.Fprintf(w, "| arm | baseline | metric | seeds | difference | 95 %% interval |\n|---|---|---|---|---|---|\n")
+	for _, d := range res.Diffs {
+		ci := "–"
+		if d.Lo != nil && d.Hi != nil {
+			ci = fmt.Sprintf("[%s, %s]", num(*d.Lo), num(*d.Hi))
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %d | %s | %s |\n", d.Arm, d.Baseline, d.Metric, len(d.Seeds), num(d.Mean), ci)
+	}
+}
+
+// machines summarises the sessions of a run: the CPU models and ISAs.
+func machines(ss []Session) string {
+	var out []string
+	for _, s := range ss {
+		m := s.CPU
+		if m == "" {
+			m = "unknown CPU"
+		}
+		m += " (" + s.ISA + ")"
+		if !slices.Contains(out, m) {
+			out = append(out, m)
+		}
+	}
+	if len(out) == 0 {
+		return "–"
+	}
+	return strings.Join(out, "; ")
 }

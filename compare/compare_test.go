@@ -252,3 +252,104 @@ func TestStepLoss(t *testing.T) {
 		t.Errorf("a broken log gave %v, want an error naming the file", err)
 	}
 }
+
+// TestExecuteArmsDev: arms with their own settings, a dev split, the final
+// and probe evaluations, the paired differences, relative paths, and a
+// second invocation with one more arm that trains only that arm.
+func TestExecuteArmsDev(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains six tiny runs")
+	}
+	dir := filepath.Join(os.TempDir(), "bsampose-compare-test-data")
+	tr, va, err := synth.EnsureSplits(context.Background(), dir, 24, 8, 7, synth.Options{MinSize: 96, MaxSize: 128})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := train.Defaults()
+	c.Ann, c.Images, c.ValAnn, c.ValImages = tr.Ann, tr.Images, va.Ann, va.Images
+	c.InputH, c.InputW = 64, 32
+	c.BatchSize, c.Epochs, c.MaxSteps, c.Workers, c.CacheMB = 8, 1, 2, 2, 64
+	mk := func(text string) []Arm {
+		specs, err := ParseArms(text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var as []Arm
+		for _, sp := range specs {
+			tc, err := OptimConfig(c, sp.Optim)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.LR = 1e-2 // what a bracket item would set (cmd/posetrain applies them as flags)
+			as = append(as, Arm{Name: sp.Name, Text: sp.Text, Train: tc, Baseline: sp.Baseline})
+		}
+		return as
+	}
+	cfg := Config{Train: c, Arms: mk("sgd[lr=1e-2],asam[lr=1e-2,baseline=sgd[lr=1e-2]]"), Seeds: 2, Out: t.TempDir(), SharpBatches: -1, Dev: 4}
+	var prog bytes.Buffer
+	res, err := Execute(context.Background(), cfg, &prog)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, prog.String())
+	}
+	for _, f := range []string{"split/train.json", "split/dev.json", "split/probe.json", "results.json", "results.md",
+		"runs/sgd_lr-1e-2-s1/eval.json", "runs/asam_lr-1e-2-s2/hits.json", "runs/asam_lr-1e-2-s2/machine.json"} {
+		if _, err := os.Stat(filepath.Join(cfg.Out, f)); err != nil {
+			t.Error(err)
+		}
+	}
+	if res.Optims[1].Settings.Optim != "sam" || !res.Optims[1].Settings.Adaptive || res.Optims[1].Baseline != "sgd_lr-1e-2" {
+		t.Errorf("asam arm: %+v, baseline %q", res.Optims[1].Settings, res.Optims[1].Baseline)
+	}
+	for _, o := range res.Optims {
+		for _, r := range o.Runs {
+			e := r.Eval
+			if e == nil || e.Final == nil || e.Probe == nil || e.Final.Persons == 0 || e.Probe.Persons == 0 {
+				t.Fatalf("%s-s%d: eval %+v", o.Name, r.Seed, e)
+			}
+			if e.Final.PCKh != nil {
+				t.Errorf("%s: the synthetic schema has no head joints, PCKh %v", o.Name, *e.Final.PCKh)
+			}
+			if got := evalValue(r, "gap"); math.Abs(got-(e.Probe.PCK-r.Summary.Val.PCK)) > 1e-12 {
+				t.Errorf("%s: gap %v, probe %v, dev %v", o.Name, got, e.Probe.PCK, r.Summary.Val.PCK)
+			}
+			if len(r.Sessions) != 1 || r.Sessions[0].ISA == "" || r.Sessions[0].WallSeconds <= 0 {
+				t.Errorf("%s: sessions %+v", o.Name, r.Sessions)
+			}
+			if r.Passes != map[string]int{"sgd_lr-1e-2": 1, "asam_lr-1e-2": 2}[o.Name] {
+				t.Errorf("%s: %d passes per step", o.Name, r.Passes)
+			}
+		}
+	}
+	// The runs validated on dev: 4 dev images of the 24.
+	dev, _ := os.ReadFile(filepath.Join(cfg.Out, "split", "dev.json"))
+	if n := strings.Count(string(dev), "\"file_name\""); n != 4 {
+		t.Errorf("dev.json has %d images, want 4", n)
+	}
+	if len(res.Diffs) != 2 || res.Diffs[0].Metric != "final PCK@0.2" || len(res.Diffs[0].Seeds) != 2 || res.Diffs[0].Lo == nil ||
+		!(*res.Diffs[0].Lo <= res.Diffs[0].Mean && res.Diffs[0].Mean <= *res.Diffs[0].Hi) {
+		t.Errorf("paired differences %+v", res.Diffs)
+	}
+	js, _ := os.ReadFile(filepath.Join(cfg.Out, "results.json"))
+	md, _ := os.ReadFile(filepath.Join(cfg.Out, "results.md"))
+	for _, b := range [][]byte{js, md} {
+		if bytes.Contains(b, []byte(`"`+cfg.Out)) || bytes.Contains(b, []byte(`"`+dir)) || bytes.Contains(b, []byte("`"+dir)) {
+			t.Errorf("an absolute path in the results:\n%s", b)
+		}
+	}
+	if !bytes.Contains(md, []byte("| asam_lr-1e-2 | sgd_lr-1e-2 | final PCK@0.2 | 2 |")) {
+		t.Errorf("results.md lacks the paired difference:\n%s", md)
+	}
+
+	// One more arm: only its two runs train; the others are read back.
+	cfg.Arms = append(cfg.Arms, mk("bsam[lr=1e-2]")...)
+	prog.Reset()
+	if _, err := Execute(context.Background(), cfg, &prog); err != nil {
+		t.Fatalf("%v\n%s", err, prog.String())
+	}
+	if s, tr := strings.Count(prog.String(), "finished before, skipped"), strings.Count(prog.String(), "training into"); s != 4 || tr != 2 {
+		t.Errorf("second invocation skipped %d and trained %d runs, want 4 and 2:\n%s", s, tr, prog.String())
+	}
+	if strings.Count(prog.String(), "evaluating") != 2 {
+		t.Errorf("recorded evaluations were redone:\n%s", prog.String())
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"image/color"
 	"math"
 	"path/filepath"
+	"slices"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -15,8 +16,10 @@ import (
 // Plot writes val_pck.png, train_loss.png (per epoch, mean line with a
 // min-max band over seeds, one colour per optimizer), train_loss_steps.png
 // (the same over steps, in blocks of Optim.StepBlock steps) and
-// metrics.png (a grouped bar chart of the final AP, AP50, AR and PCK@0.2
-// means) into dir.
+// metrics.png (a grouped bar chart of the means over seeds of the last
+// epoch's validation AP, AP50, AR and PCK@0.2, then of the final set's
+// PCK@0.2, PCKh@0.5 and AP and the training probe's PCK@0.2 when runs have
+// them) into dir.
 func Plot(res *Results, dir string) error {
 	epochX := func(_ *Optim, e int) float64 { return float64(e + 1) }
 	curves := []struct {
@@ -84,6 +87,13 @@ func Plot(res *Results, dir string) error {
 	}
 
 	names := []string{"AP", "AP50", "AR", "PCK@0.2"}
+	for _, m := range []string{"final PCK@0.2", "final PCKh@0.5", "final AP", "probe PCK@0.2"} {
+		for _, o := range res.Optims {
+			if o.Stats[m].N > 0 && !slices.Contains(names, m) {
+				names = append(names, m) // only the metrics some arm has
+			}
+		}
+	}
 	p := plot.New()
 	p.Title.Text = "final validation metrics (mean over seeds)"
 	p.Legend.Top, p.Legend.Left = true, true

@@ -10,6 +10,14 @@ type BSAMConfig struct {
 	RhoMax     float64 // radius of the ascent (max-sharpness) point
 	RhoMin     float64 // radius of the descent (min-sharpness) point
 	FromCenter bool    // false: the official implementation; true: see below
+
+	// Adaptive makes both perturbations scale-invariant (ASAM, Kwon et al.
+	// 2021): e_max = RhoMax·T²·g/(||T·g|| + 1e-12) and e_min = RhoMin·T²·g/
+	// (||T·g|| + 1e-12), T = |w| + Eta elementwise, w the centre. The ratio
+	// in u stays ||g_max||/||g_min|| (plain norms); see the package
+	// documentation for how this relates to bsam.py's adaptive branch.
+	Adaptive bool
+	Eta      float64 // ASAM's η (DefaultEta); used only when Adaptive
 }
 
 // BSAM is bilateral sharpness-aware minimisation as the official code
@@ -26,6 +34,9 @@ type BSAMConfig struct {
 // as in the official code, whose restored copy of w shares memory with the
 // live weights when it moves them to w_min; with FromCenter true the
 // params are first restored to w, so the step is applied at w.
+//
+// With Adaptive, the two perturbations are RhoMax·T²·g/(||T·g|| + 1e-12) and
+// RhoMin·T²·g/(||T·g|| + 1e-12) with T = |w| + Eta, everything else as above.
 //
 // Guards: a zero ||g|| gives e = 0 through the 1e-12 (no NaN); a zero
 // ||g_min|| means g_min = 0, and the ratio is then taken as 0, so u = g_max
@@ -45,7 +56,8 @@ type bsamBuf struct {
 }
 
 // NewBSAM returns BSAM around base. It panics if base is nil, RhoMax is
-// negative, or a radius is infinite or NaN.
+// negative, a radius is infinite or NaN, or (Adaptive) Eta is negative,
+// infinite or NaN.
 func NewBSAM(base Optimizer, cfg BSAMConfig) *BSAM {
 	if base == nil {
 		panic("optim: NewBSAM: nil base optimizer")
@@ -54,6 +66,9 @@ func NewBSAM(base Optimizer, cfg BSAMConfig) *BSAM {
 		panic(fmt.Sprintf("optim: NewBSAM: invalid RhoMax %v", cfg.RhoMax))
 	}
 	checkRhoMin(cfg.RhoMin)
+	if cfg.Adaptive {
+		checkEta(cfg.Eta)
+	}
 	return &BSAM{base: base, cfg: cfg, buf: map[*Param]*bsamBuf{}}
 }
 
@@ -99,12 +114,26 @@ func (b *BSAM) Step(params []*Param, grad GradFunc) (float64, error) {
 	}
 	// to_max_point
 	n := gradNorm(params)
-	sMax := float32(b.cfg.RhoMax / (n + normEps))
+	eta := float32(b.cfg.Eta)
+	var nT float64 // ||T·g||: the adaptive perturbations' denominator
+	den := n
+	if b.cfg.Adaptive {
+		nT = adaptiveNorm(params, eta)
+		den = nT
+	}
+	sMax := float32(b.cfg.RhoMax / (den + normEps))
 	for _, p := range params {
 		bb := b.bufs(p)
 		w, g := p.Value, p.Grad
 		copy(bb.old, w)
 		copy(bb.g, g)
+		if b.cfg.Adaptive {
+			for i := range w {
+				t := abs32(w[i]) + eta
+				w[i] += g[i] * (t * t) * sMax
+			}
+			continue
+		}
 		for i := range w {
 			w[i] += float32(g[i] * sMax)
 		}
@@ -116,13 +145,20 @@ func (b *BSAM) Step(params []*Param, grad GradFunc) (float64, error) {
 	}
 	// to_min_point
 	var ssMax float64
-	sMin := float32(b.cfg.RhoMin / (n + normEps))
+	sMin := float32(b.cfg.RhoMin / (den + normEps))
 	for _, p := range params {
 		checkParam(p)
 		bb := b.buf[p]
 		w, gm := p.Value, p.Grad
 		ssMax += sumSq(gm)
 		copy(bb.gMax, gm)
+		if b.cfg.Adaptive {
+			for i := range w {
+				t := abs32(bb.old[i]) + eta
+				w[i] = bb.old[i] - bb.g[i]*(t*t)*sMin
+			}
+			continue
+		}
 		for i := range w {
 			w[i] = bb.old[i] - float32(bb.g[i]*sMin)
 		}
@@ -173,7 +209,7 @@ func (b *BSAM) Step(params []*Param, grad GradFunc) (float64, error) {
 		GradNorm: n, AscentGradNorm: nMax, DescentGradNorm: nMin,
 		LossCenter: lossC, LossAscent: lossA, LossDescent: lossD,
 		MaxS: lossA - lossC, MinS: lossC - lossD,
-		RhoMax: b.cfg.RhoMax, RhoMin: b.cfg.RhoMin,
+		RhoMax: b.cfg.RhoMax, RhoMin: b.cfg.RhoMin, AdaptiveNorm: nT,
 	}
 	dir.fill(&b.last, 1)
 	return lossC, nil

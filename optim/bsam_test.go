@@ -398,3 +398,202 @@ func TestDirectionStats(t *testing.T) {
 		})
 	}
 }
+
+// refAdaptive is the ASAM perturbation direction in float64: T²·g/||T·g||
+// with T = |w| + eta.
+func refAdaptive(w, g []float64, eta float64) []float64 {
+	tg := make([]float64, len(w))
+	for i := range w {
+		tg[i] = (math.Abs(w[i]) + eta) * g[i]
+	}
+	n := norm(tg)
+	d := make([]float64, len(w))
+	for i := range w {
+		t := math.Abs(w[i]) + eta
+		d[i] = t * t * g[i] / (n + 1e-12)
+	}
+	return d
+}
+
+// refABSAM is adaptive BSAM in float64, written from the formulas of the
+// package documentation.
+func refABSAM(w []float64, f objective, rhoMax, rhoMin, eta float64, fromCenter bool, base refStepper) (wMax, wMin, u []float64) {
+	g := f.grad(w)
+	d := refAdaptive(w, g, eta)
+	wMax, wMin = make([]float64, len(w)), make([]float64, len(w))
+	for i := range w {
+		wMax[i] = w[i] + rhoMax*d[i]
+		wMin[i] = w[i] - rhoMin*d[i]
+	}
+	gMax, gMin := f.grad(wMax), f.grad(wMin)
+	ratio := norm(gMax) / norm(gMin)
+	u = make([]float64, len(w))
+	for i := range w {
+		u[i] = gMax[i] + g[i] - ratio*gMin[i]
+	}
+	if !fromCenter {
+		copy(w, wMin)
+	}
+	base.step(w, u)
+	return wMax, wMin, u
+}
+
+// TestAdaptiveVsReference runs several adaptive SAM and BSAM steps on a
+// 2x2 problem (one param holds a zero weight, which only η perturbs)
+// against the float64 references, checking every pass's point, u, w and
+// the direction stats.
+func TestAdaptiveVsReference(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		eta        float64
+		fromCenter bool
+	}{{"eta 0.01", 0.01, false}, {"eta 0.5", 0.5, false}, {"eta 0.01 from center", 0.01, true}, {"eta 0", 0, false}} {
+		t.Run("BSAM/"+tc.name, func(t *testing.T) {
+			opt := NewBSAM(NewSGD(0.05, 0.9, 0.01), BSAMConfig{RhoMax: 0.3, RhoMin: 0.2, FromCenter: tc.fromCenter, Adaptive: true, Eta: tc.eta})
+			base := &refSGD{lr: 0.05, mom: 0.9, wd: 0.01}
+			ps := mkParams([]float64{-1, 0}, []float64{0.5, 3})
+			w := flat64(ps)
+			for k := range 4 {
+				var passes []Pass
+				var points [][]float64
+				w0 := slices.Clone(w)
+				if _, err := opt.Step(ps, gradFunc(ps, testQuad, &passes, &points)); err != nil {
+					t.Fatal(err)
+				}
+				g := testQuad.grad(w0)
+				wMax, wMin, u := refABSAM(w, testQuad, 0.3, 0.2, tc.eta, tc.fromCenter, base)
+				assertClose(t, fmt.Sprintf("step %d: ascent", k), points[1], wMax, 1e-5)
+				assertClose(t, fmt.Sprintf("step %d: descent", k), points[2], wMin, 1e-5)
+				var grads []float64
+				for _, p := range ps {
+					for _, x := range p.Grad {
+						grads = append(grads, float64(x))
+					}
+				}
+				assertClose(t, fmt.Sprintf("step %d: Grad = u", k), grads, u, 1e-5)
+				assertClose(t, fmt.Sprintf("step %d: w", k), flat64(ps), w, 1e-5)
+				st := opt.Last()
+				c, kc, sg := refDirection(u, g)
+				assertClose(t, fmt.Sprintf("step %d: direction", k), []float64{st.CosUG, st.CoefG, st.SignAgree}, []float64{c, kc, sg}, 1e-4)
+				tg := make([]float64, len(g))
+				for i := range g {
+					tg[i] = (math.Abs(w0[i]) + tc.eta) * g[i]
+				}
+				if !closeTo(st.AdaptiveNorm, norm(tg), 1e-5) || !closeTo(st.GradNorm, norm(g), 1e-5) {
+					t.Errorf("step %d: AdaptiveNorm %v GradNorm %v, want %v, %v", k, st.AdaptiveNorm, st.GradNorm, norm(tg), norm(g))
+				}
+				if tc.eta == 0 && k == 0 && points[1][1] != 0 {
+					t.Errorf("eta 0: the zero weight moved to %v", points[1][1])
+				}
+				if tc.eta > 0 && k == 0 && points[1][1] == 0 {
+					t.Error("eta > 0: the zero weight was not perturbed")
+				}
+			}
+		})
+		t.Run("SAM/"+tc.name, func(t *testing.T) {
+			opt := NewASAM(NewSGD(0.05, 0.9, 0.01), 0.3, tc.eta)
+			base := &refSGD{lr: 0.05, mom: 0.9, wd: 0.01}
+			ps := mkParams([]float64{-1, 0}, []float64{0.5, 3})
+			w := flat64(ps)
+			for k := range 4 {
+				var points [][]float64
+				w0 := slices.Clone(w)
+				if _, err := opt.Step(ps, gradFunc(ps, testQuad, nil, &points)); err != nil {
+					t.Fatal(err)
+				}
+				g := testQuad.grad(w0)
+				d := refAdaptive(w0, g, tc.eta)
+				wMax := slices.Clone(w0)
+				for i := range wMax {
+					wMax[i] += 0.3 * d[i]
+				}
+				gs := testQuad.grad(wMax)
+				base.step(w, gs)
+				assertClose(t, fmt.Sprintf("step %d: ascent", k), points[1], wMax, 1e-5)
+				assertClose(t, fmt.Sprintf("step %d: w", k), flat64(ps), w, 1e-5)
+				st := opt.Last()
+				c, kc, sg := refDirection(gs, g)
+				assertClose(t, fmt.Sprintf("step %d: direction", k), []float64{st.CosUG, st.CoefG, st.SignAgree}, []float64{c, kc, sg}, 1e-4)
+			}
+		})
+	}
+}
+
+// TestAdaptiveScaleInvariance: rescaling the weights of a quadratic by a
+// diagonal s (f(w) = q(w/s)) and η = 0 moves adaptive SAM's ascent point
+// by exactly s; plain SAM's is not (the property ASAM is built for).
+func TestAdaptiveScaleInvariance(t *testing.T) {
+	s := []float64{1, 10, 0.1, 3}
+	w0 := []float64{-1, 0.7, 0.5, 3}
+	ws := make([]float64, len(w0))
+	for i := range w0 {
+		ws[i] = w0[i] * s[i]
+	}
+	scaled := scaledObjective{testQuad, s}
+	ascent := func(opt Stepper, w []float64, f objective) []float64 {
+		ps := mkParams(slices.Clone(w))
+		var points [][]float64
+		if _, err := opt.Step(ps, gradFunc(ps, f, nil, &points)); err != nil {
+			t.Fatal(err)
+		}
+		return points[1]
+	}
+	a := ascent(NewASAM(NewSGD(0.01, 0, 0), 0.1, 0), w0, testQuad)
+	b := ascent(NewASAM(NewSGD(0.01, 0, 0), 0.1, 0), ws, scaled)
+	for i := range a {
+		a[i] *= s[i]
+	}
+	assertClose(t, "adaptive: scaled ascent point", b, a, 1e-4)
+	p := ascent(NewSAM(NewSGD(0.01, 0, 0), 0.1), w0, testQuad)
+	q := ascent(NewSAM(NewSGD(0.01, 0, 0), 0.1), ws, scaled)
+	var diff float64
+	for i := range p {
+		diff = max(diff, math.Abs(q[i]-p[i]*s[i]))
+	}
+	if diff < 1e-3 {
+		t.Errorf("plain SAM looks scale-invariant too (max diff %v): the test cannot tell them apart", diff)
+	}
+}
+
+// scaledObjective is f(w) = q(w/s).
+type scaledObjective struct {
+	q quadratic
+	s []float64
+}
+
+func (o scaledObjective) div(w []float64) []float64 {
+	v := make([]float64, len(w))
+	for i := range w {
+		v[i] = w[i] / o.s[i]
+	}
+	return v
+}
+func (o scaledObjective) loss(w []float64) float64 { return o.q.loss(o.div(w)) }
+func (o scaledObjective) grad(w []float64) []float64 {
+	g := o.q.grad(o.div(w))
+	for i := range g {
+		g[i] /= o.s[i]
+	}
+	return g
+}
+
+func TestAdaptiveEtaPanics(t *testing.T) {
+	for _, eta := range []float64{-1, math.NaN(), math.Inf(1)} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("NewASAM eta %v: no panic", eta)
+				}
+			}()
+			NewASAM(NewSGD(0.1, 0, 0), 0.1, eta)
+		}()
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("NewBSAM eta %v: no panic", eta)
+				}
+			}()
+			NewBSAM(NewSGD(0.1, 0, 0), BSAMConfig{RhoMax: 0.1, Adaptive: true, Eta: eta})
+		}()
+	}
+}

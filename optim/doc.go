@@ -30,6 +30,38 @@
 // base optimizer, weight decay included, therefore steps from w_min.
 // FromCenter true restores w before the base step.
 //
+// # Adaptive SAM and BSAM
+//
+// With SAM's NewASAM or BSAMConfig.Adaptive the perturbations are those of
+// ASAM (Kwon et al. 2021), scale-invariant under a rescaling of weights:
+//
+//	T     = |w| + η                 (elementwise, at the centre w; η = Eta, DefaultEta 0.01)
+//	e     = ρ·T²·g/(||T·g|| + 1e-12)
+//	SAM:  g_s = ∇L(w + e)
+//	BSAM: w_max = w + ρmax·T²·g/(||T·g|| + 1e-12),  w_min = w - ρmin·T²·g/(||T·g|| + 1e-12)
+//
+// with u, the base step and the guards unchanged (the ratio in u is
+// ||g_max||/||g_min|| of the plain gradients). T applies to every param,
+// biases and batch-norm parameters included (Kwon et al.'s code applies it
+// only to parameters named "weight"; davda54/sam's to all). StepStats keep
+// comparing u with the plain g; AdaptiveNorm is ||T·g||.
+//
+// The official bsam.py has an adaptive branch that is never enabled: its
+// constructor takes adaptive=False, stores it in the defaults, and then
+// sets self.adaptive = False unconditionally. Were it enabled, it would
+// compute, with T = |w| (no η):
+//
+//	n_T   = || |w|·g ||                                  (to_max_point)
+//	e_max = ρmax·w²·g/(n_T + 1e-12),  e_min = ρmin·w²·g/(n_T + 1e-12)
+//	ratio = || |w_max|·g_max || / || |w_min|·g_min ||    (weighted norms)
+//
+// so it squares the weight (torch.pow(p, 2), which is T² for T = |w|) as
+// we do, and normalises by ||T·g|| as we do, but (1) has no η, so a zero
+// weight is never perturbed; (2) weights the norms of its ratio by |w_max|
+// and |w_min|, which we do not, so that the ratio, and hence u, is the
+// paper's in both modes; e_min uses w² of the centre in both codes (bsam.py
+// has restored p to old_p before it squares).
+//
 // # Guards
 //
 // A zero ||g|| makes e = g·ρ/1e-12 = 0: the ascent and descent points are w

@@ -61,3 +61,29 @@ func ExampleCosine() {
 	// t  55  lr 0.0250  rho_min 0.0250
 	// t 100  lr 0.0000  rho_min 0.0000
 }
+
+// ExampleNewASAM shows the adaptive perturbation on L(w) = w0 + w1, whose
+// gradient is (1, 1) everywhere, at w = (2, 0): T = |w| + η = (2.01, 0.01),
+// so the ascent point moves along T²·g, almost only in the large weight
+// (plain SAM would move both by ρ/√2), and the zero weight still moves
+// because of η.
+func ExampleNewASAM() {
+	w := &optim.Param{Name: "w", Value: []float32{2, 0}, Grad: make([]float32, 2)}
+	var ascent []float32
+	grad := func(pass optim.Pass) (float64, error) {
+		if pass == optim.PassAscent {
+			ascent = append([]float32(nil), w.Value...)
+		}
+		w.Grad[0], w.Grad[1] = 1, 1
+		return float64(w.Value[0] + w.Value[1]), nil
+	}
+	opt := optim.NewASAM(optim.NewSGD(0.1, 0, 0), 0.1, optim.DefaultEta)
+	if _, err := opt.Step([]*optim.Param{w}, grad); err != nil {
+		panic(err)
+	}
+	fmt.Printf("ascent point (%.6f, %.7f), ||T·g|| = %.6f\n", ascent[0], ascent[1], opt.Last().AdaptiveNorm)
+	fmt.Printf("after the step w = (%.2f, %.2f)\n", w.Value[0], w.Value[1])
+	// Output:
+	// ascent point (2.200998, 0.0000050), ||T·g|| = 2.010025
+	// after the step w = (1.90, -0.10)
+}

@@ -78,6 +78,7 @@ type StepStats struct {
 	MinS            float64 // L(w) - L(w_min), the min-sharpness estimate (BSAM)
 	RhoMax          float64 // radius used for the ascent point (SAM, BSAM)
 	RhoMin          float64 // radius used for the descent point (BSAM)
+	AdaptiveNorm    float64 // ||T·g||, T = |w| + η (adaptive SAM/BSAM; 0 otherwise)
 
 	// How the direction u handed to the base optimizer relates to g (SAM:
 	// u = g_max; BSAM: u = g_max + g - (||g_max||/||g_min||)·g_min). 0 for

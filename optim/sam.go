@@ -12,12 +12,18 @@ import (
 //	e   = ρ·g/(||g|| + 1e-12)
 //	g_s = ∇L(w + e)                  (PassAscent)
 //	w   = w (restored exactly), then the base optimizer steps with g_s.
+//
+// Adaptive SAM (ASAM, NewASAM) replaces e with ρ·T²·g/(||T·g|| + 1e-12),
+// T = |w| + η elementwise (see the package documentation).
 type SAM struct {
-	base Optimizer
-	rho  float64
-	old  map[*Param][]float32
-	e    []float32 // scratch: w_max - w of one param, for the direction stats
-	last StepStats
+	base     Optimizer
+	rho      float64
+	adaptive bool
+	eta      float64
+	old      map[*Param][]float32
+	g        map[*Param][]float32 // adaptive only: g at w, for the direction stats
+	e        []float32            // scratch: w_max - w of one param, for the direction stats
+	last     StepStats
 }
 
 // NewSAM returns SAM with radius rho around base. It panics if base is nil
@@ -31,6 +37,19 @@ func NewSAM(base Optimizer, rho float64) *SAM {
 	}
 	return &SAM{base: base, rho: rho, old: map[*Param][]float32{}}
 }
+
+// NewASAM returns adaptive SAM (Kwon et al. 2021) with radius rho and
+// T = |w| + eta around base: e = ρ·T²·g/(||T·g|| + 1e-12). It panics as
+// NewSAM does, or if eta is negative, infinite or NaN.
+func NewASAM(base Optimizer, rho, eta float64) *SAM {
+	s := NewSAM(base, rho)
+	checkEta(eta)
+	s.adaptive, s.eta, s.g = true, eta, map[*Param][]float32{}
+	return s
+}
+
+// Adaptive reports whether s is adaptive SAM, and its eta.
+func (s *SAM) Adaptive() (bool, float64) { return s.adaptive, s.eta }
 
 // Base returns the base optimizer.
 func (s *SAM) Base() Optimizer { return s.base }
@@ -61,19 +80,44 @@ func (s *SAM) Step(params []*Param, grad GradFunc) (float64, error) {
 		return lossC, fmt.Errorf("optim: sam: center pass: %w", err)
 	}
 	n := gradNorm(params)
-	scale := float32(s.rho / (n + normEps))
-	for _, p := range params {
-		old := s.buf(p)
-		copy(old, p.Value)
-		w, g := p.Value, p.Grad
-		for i := range w {
-			w[i] += float32(g[i] * scale)
+	var scale float32
+	var nT float64
+	if s.adaptive {
+		eta := float32(s.eta)
+		nT = adaptiveNorm(params, eta)
+		scale = float32(s.rho / (nT + normEps))
+		for _, p := range params {
+			old := s.buf(p)
+			copy(old, p.Value)
+			gs := s.gbuf(p)
+			copy(gs, p.Grad)
+			if len(p.Value) > cap(s.e) {
+				s.e = make([]float32, len(p.Value))
+			}
+			e := s.e[:len(p.Value)]
+			adaptiveE(e, p.Value, p.Grad, eta, scale)
+			for i := range e {
+				p.Value[i] += e[i]
+			}
+		}
+	} else {
+		scale = float32(s.rho / (n + normEps))
+		for _, p := range params {
+			old := s.buf(p)
+			copy(old, p.Value)
+			w, g := p.Value, p.Grad
+			for i := range w {
+				w[i] += float32(g[i] * scale)
+			}
 		}
 	}
 	lossA, err := grad(PassAscent)
-	var dir direction // u = g_max against e = w_max - w = scale·g
+	var dir direction // u = g_max against e = w_max - w = scale·g (adaptive: against g)
 	for _, p := range params {
-		if err == nil {
+		if err == nil && s.adaptive {
+			checkParam(p)
+			dir.add(p.Grad, s.g[p])
+		} else if err == nil {
 			if len(p.Value) > cap(s.e) {
 				s.e = make([]float32, len(p.Value))
 			}
@@ -96,9 +140,11 @@ func (s *SAM) Step(params []*Param, grad GradFunc) (float64, error) {
 	s.last = StepStats{
 		GradNorm: n, AscentGradNorm: na,
 		LossCenter: lossC, LossAscent: lossA, MaxS: lossA - lossC,
-		RhoMax: s.rho,
+		RhoMax: s.rho, AdaptiveNorm: nT,
 	}
-	if scale > 0 {
+	if s.adaptive {
+		dir.fill(&s.last, 1)
+	} else if scale > 0 {
 		dir.fill(&s.last, float64(scale))
 	}
 	return lossC, nil
@@ -109,6 +155,15 @@ func (s *SAM) buf(p *Param) []float32 {
 	if !ok || len(b) != len(p.Value) {
 		b = make([]float32, len(p.Value))
 		s.old[p] = b
+	}
+	return b
+}
+
+func (s *SAM) gbuf(p *Param) []float32 {
+	b, ok := s.g[p]
+	if !ok || len(b) != len(p.Value) {
+		b = make([]float32, len(p.Value))
+		s.g[p] = b
 	}
 	return b
 }

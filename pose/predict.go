@@ -149,7 +149,7 @@ type Evaluator struct {
 	Loader  *data.Loader
 	Pred    *Predictor
 	PCKThr  float64       // default 0.2
-	PCKNorm string        // "bbox" (longer side of the box, default) or "torso"
+	PCKNorm string        // "bbox" (longer side of the box, default), "torso" or "head" (PCKh, coco.HeadNorm)
 	Sigmas  []float64     // OKS sigmas; nil: the schema's
 	Results []coco.Result // of the last Run
 
@@ -263,6 +263,17 @@ func (e *Evaluator) Run(ctx context.Context) (*Metrics, error) {
 // norm is the PCK normaliser of a ground-truth person: 0 (skipped by
 // coco.PCK) when the torso is asked for and not labeled.
 func (e *Evaluator) norm(it data.Item) float64 {
+	if e.PCKNorm == "head" {
+		top, neck, err := coco.HeadJoints(e.DS.Schema)
+		if err != nil {
+			return 0 // no person counts; callers check the schema first
+		}
+		n, ok := coco.HeadNorm(it.Keypoints, top, neck)
+		if !ok {
+			return 0
+		}
+		return n
+	}
 	if e.PCKNorm == "torso" {
 		n, ok := coco.TorsoNorm(it.Keypoints, e.DS.Schema)
 		if !ok {

@@ -2,8 +2,10 @@ package train
 
 import (
 	"fmt"
+	"math"
 	"strings"
 
+	"github.com/bsampose/bsampose/optim"
 	"github.com/bsampose/bsampose/pose"
 )
 
@@ -36,6 +38,8 @@ type Config struct {
 	RhoMax      float64 `json:"rho_max"`
 	RhoMin      float64 `json:"rho_min"`
 	FromCenter  bool    `json:"bsam_from_center"`
+	Adaptive    bool    `json:"adaptive,omitempty"` // adaptive SAM/BSAM (ASAM's T = |w| + Eta)
+	Eta         float64 `json:"eta,omitempty"`      // ASAM's η; Validate sets it to 0 unless Adaptive
 
 	// Augmentation (training only).
 	ScaleFactor float64 `json:"scale_factor"` // scale drawn in [1-s, 1+s]
@@ -70,6 +74,7 @@ func Defaults() Config {
 		Momentum:    0.9,
 		RhoMax:      DefaultRho,
 		RhoMin:      DefaultRho,
+		Eta:         optim.DefaultEta,
 		ScaleFactor: 0.25,
 		RotFactor:   30,
 		RotProb:     0.6,
@@ -126,6 +131,15 @@ func (c *Config) Validate() error {
 	}
 	if c.RhoMax < 0 || c.RhoMin < 0 {
 		return fmt.Errorf("train: --rho-max and --rho-min must not be negative")
+	}
+	if c.Adaptive && (c.Optim == "sam" || c.Optim == "bsam") {
+		if !(c.Eta >= 0) || math.IsInf(c.Eta, 0) {
+			return fmt.Errorf("train: --eta %v: want a finite value >= 0", c.Eta)
+		}
+	} else if c.Adaptive {
+		return fmt.Errorf("train: --adaptive needs --optim sam or bsam, not %s", c.Optim)
+	} else {
+		c.Eta = 0 // unused: kept out of the saved settings
 	}
 	if c.Workers <= 0 {
 		c.Workers = 1

@@ -344,9 +344,14 @@ func buildOptimizer(cfg Config, totalSteps, stepsPerEpoch int) (optim.Stepper, o
 	var s optim.Stepper
 	switch name {
 	case "sam":
-		s = optim.NewSAM(b, cfg.RhoMax)
+		if cfg.Adaptive {
+			s = optim.NewASAM(b, cfg.RhoMax, cfg.Eta)
+		} else {
+			s = optim.NewSAM(b, cfg.RhoMax)
+		}
 	case "bsam":
-		s = optim.NewBSAM(b, optim.BSAMConfig{RhoMax: cfg.RhoMax, RhoMin: cfg.RhoMin, FromCenter: cfg.FromCenter})
+		s = optim.NewBSAM(b, optim.BSAMConfig{RhoMax: cfg.RhoMax, RhoMin: cfg.RhoMin, FromCenter: cfg.FromCenter,
+			Adaptive: cfg.Adaptive, Eta: cfg.Eta})
 	default:
 		s = optim.NewPlain(b)
 	}

@@ -54,13 +54,13 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Float64Var(&cfg.MinBox, "box-thr", 0, "minimum detection score of --boxes")
 	fs.BoolVar(&cfg.Flip, "flip", false, "flip test (with --model)")
 	fs.StringVar(&cfg.Out, "out", "", "write the model's keypoint results `file` (with --model)")
-	fs.StringVar(&cfg.PCKNorm, "pck-norm", "bbox", "PCK normaliser: bbox (longer side of the box) | torso")
-	fs.Float64Var(&cfg.PCKThr, "pck-thr", 0.2, "PCK threshold")
+	fs.StringVar(&cfg.PCKNorm, "pck-norm", "bbox", "PCK normaliser: bbox (longer side of the box) | torso | head (PCKh: head_top to neck, or upper_neck)")
+	fs.Float64Var(&cfg.PCKThr, "pck-thr", 0.2, "PCK threshold (default 0.5 with --pck-norm head)")
 	fs.IntVar(&cfg.Batch, "batch-size", 32, "inference batch size (with --model)")
 	fs.IntVar(&cfg.Workers, "workers", 2, "image loading workers (with --model)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: posetrain eval --ann GT.json --results DT.json [--sigmas a,b,...] [--json]")
-		fmt.Fprintln(stderr, "       posetrain eval --model CKPT --ann GT.json --images DIR [--flip] [--boxes DET.json] [--out DT.json] [--pck-norm bbox|torso] [--pck-thr 0.2]")
+		fmt.Fprintln(stderr, "       posetrain eval --model CKPT --ann GT.json --images DIR [--flip] [--boxes DET.json] [--out DT.json] [--pck-norm bbox|torso|head] [--pck-thr 0.2]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -78,8 +78,16 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "posetrain eval: --model needs --ann and --images, and no --results")
 			return 2
 		}
-		if cfg.PCKNorm != "bbox" && cfg.PCKNorm != "torso" {
-			fmt.Fprintf(stderr, "posetrain eval: --pck-norm %q: want bbox or torso\n", cfg.PCKNorm)
+		switch cfg.PCKNorm {
+		case "bbox", "torso":
+		case "head":
+			thrSet := false
+			fs.Visit(func(f *flag.Flag) { thrSet = thrSet || f.Name == "pck-thr" })
+			if !thrSet {
+				cfg.PCKThr = 0.5 // PCKh@0.5
+			}
+		default:
+			fmt.Fprintf(stderr, "posetrain eval: --pck-norm %q: want bbox, torso or head\n", cfg.PCKNorm)
 			return 2
 		}
 		if err := evalModel(ctx, cfg, stdout, stderr); err != nil {
@@ -193,6 +201,11 @@ func evalModel(ctx context.Context, cfg evalConfig, stdout, stderr io.Writer) er
 	defer net.Close()
 	if ck.Meta.Joints != gt.Schema.K() {
 		return fmt.Errorf("%s predicts %d joints, %s has %d", cfg.Model, ck.Meta.Joints, cfg.Ann, gt.Schema.K())
+	}
+	if cfg.PCKNorm == "head" {
+		if _, _, err := coco.HeadJoints(gt.Schema); err != nil {
+			return fmt.Errorf("--pck-norm head: %s: %w", cfg.Ann, err)
+		}
 	}
 	dcfg := ck.DataConfig()
 	ev := pose.NewEvaluator(gt, cfg.Images, net, ck.Meta.Codec, dcfg, cfg.Batch, cfg.Workers, cfg.Flip)

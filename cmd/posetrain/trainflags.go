@@ -33,6 +33,8 @@ func trainFlags(fs *flag.FlagSet, cfg *train.Config) (finish func() error) {
 	fs.Float64Var(&cfg.WeightDecay, "weight-decay", cfg.WeightDecay, "weight decay")
 	fs.Float64Var(&cfg.RhoMax, "rho-max", cfg.RhoMax, "SAM/BSAM ascent radius (the official code uses 0.05; see README for this default)")
 	fs.Float64Var(&cfg.RhoMin, "rho-min", cfg.RhoMin, "BSAM descent radius at the peak LR, moved in proportion to the LR (official: 0.05)")
+	fs.BoolVar(&cfg.Adaptive, "adaptive", cfg.Adaptive, "adaptive SAM/BSAM (ASAM): perturbations rho*T^2*g/||T*g||, T = |w| + eta")
+	fs.Float64Var(&cfg.Eta, "eta", cfg.Eta, "adaptive SAM/BSAM: eta of T = |w| + eta (ASAM's 0.01)")
 	fs.Float64Var(&cfg.ScaleFactor, "scale-factor", cfg.ScaleFactor, "augmentation: scale in [1-s, 1+s]")
 	fs.Float64Var(&cfg.RotFactor, "rot-factor", cfg.RotFactor, "augmentation: rotation range in degrees")
 	fs.Float64Var(&cfg.RotProb, "rot-prob", cfg.RotProb, "augmentation: rotation probability")

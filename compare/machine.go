@@ -1,0 +1,53 @@
+package compare
+
+import (
+	"bufio"
+	"os"
+	"runtime"
+	"strings"
+
+	"golang.org/x/sys/cpu"
+)
+
+// Machine describes where a run trained.
+type Machine struct {
+	CPU    string `json:"cpu"`     // model name from /proc/cpuinfo ("" when unreadable)
+	ISA    string `json:"isa"`     // the SGEMM path pose/kern dispatches to: avx2 (AVX2+FMA) or generic
+	AVX512 bool   `json:"avx512f"` // the CPU has AVX-512F (pose/kern does not use it)
+	NumCPU int    `json:"num_cpu"`
+	GOARCH string `json:"goarch"`
+	Go     string `json:"go"`
+}
+
+// Session is one stretch of training of a run (a resumed run has several).
+type Session struct {
+	Machine
+	Started     string  `json:"started"` // RFC 3339, UTC
+	WallSeconds float64 `json:"wall_seconds"`
+	Resumed     bool    `json:"resumed"`
+}
+
+// ThisMachine returns the description of the machine running it. The ISA
+// mirrors pose/kern's dispatch condition (amd64 with AVX2 and FMA, unless
+// built with the purego tag, which it cannot see).
+func ThisMachine() Machine {
+	m := Machine{ISA: "generic", NumCPU: runtime.NumCPU(), GOARCH: runtime.GOARCH, Go: runtime.Version()}
+	if runtime.GOARCH == "amd64" {
+		if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
+			m.ISA = "avx2"
+		}
+		m.AVX512 = cpu.X86.HasAVX512F
+	}
+	if f, err := os.Open("/proc/cpuinfo"); err == nil {
+		defer f.Close()
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			k, v, ok := strings.Cut(sc.Text(), ":")
+			if ok && strings.TrimSpace(k) == "model name" {
+				m.CPU = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	return m
+}
