@@ -133,3 +133,24 @@ func (ck *Checkpoint) DataConfig() data.Config {
 	}
 	return c
 }
+
+// LoadPretrained copies the torchvision/timm ResNet weights of the file at
+// path (safetensors or PyTorch .pth/.pt; see ckpt.Pretrained for the
+// names accepted) into the backbone of a resnet18 or resnet50 Net,
+// leaving the head at its initialisation, and returns the report. The
+// weights expect ImageNet's normalisation (data.ImageNetMean/Std, the
+// training default). Nothing is copied when it returns an error.
+func (n *Net) LoadPretrained(path string) (*ckpt.Report, error) {
+	desc, err := n.cfg.Arch()
+	if err != nil {
+		return nil, err
+	}
+	vals, rep, err := ckpt.Pretrained(desc, path)
+	if err != nil {
+		return nil, fmt.Errorf("pose: %w", err)
+	}
+	for name, v := range vals {
+		copy(n.byName[name].Value, v)
+	}
+	return rep, nil
+}

@@ -83,8 +83,9 @@ type Node struct {
 	// InitStd is the standard deviation of a Conv's normal initialisation:
 	// 0 means Kaiming normal (fan_out, ReLU gain, as torchvision).
 	InitStd float64
-	// Torch is the torchvision ResNet module name of a Conv or BatchNorm
-	// of a pretrainable backbone ("conv1", "layer1.0.bn2"), "" elsewhere.
+	// Torch is the torchvision ResNet module name of a Conv, BatchNorm or
+	// MaxPool of a pretrainable backbone ("conv1", "layer1.0.bn2",
+	// "maxpool"), "" elsewhere.
 	Torch string
 }
 
@@ -366,6 +367,7 @@ func poseNetS(b *builder, x int) int {
 func resNet(b *builder, x int, blocks []int, bneck bool) int {
 	x = b.convBN("stem.conv", "stem.bn", "stem.relu", true, x, 64, 7, 2, 3)
 	x = b.pool("stem.maxpool", x)
+	b.g.Nodes[x].Torch = "maxpool"
 	for i, nb := range blocks {
 		planes := 64 << i
 		for j := range nb {

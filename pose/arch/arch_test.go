@@ -1,7 +1,10 @@
 package arch
 
 import (
+	"fmt"
 	"math"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -102,4 +105,80 @@ func numel(s []int) int {
 		n *= d
 	}
 	return n
+}
+
+// TestTorchvisionGolden: the backbone tensors of resnet18 and resnet50
+// are, name for name, shape for shape and in order, torchvision's
+// state_dict (testdata/torchvision_*.txt, written once by
+// testdata/torchvision_names.py with Debian's python3-torchvision) without
+// fc.* and num_batches_tracked; so the v1.5 layout (the Bottleneck's
+// stride on its 3x3 conv) matches and ImageNet weights mean what they
+// meant.
+func TestTorchvisionGolden(t *testing.T) {
+	for _, preset := range []string{ResNet18, ResNet50} {
+		t.Run(preset, func(t *testing.T) {
+			b, err := os.ReadFile("testdata/torchvision_" + preset + ".txt")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want []string
+			modules := map[string]string{}
+			for _, line := range strings.Split(string(b), "\n") {
+				f := strings.Fields(line)
+				if len(f) == 5 && f[0] == "module" {
+					modules[f[1]] = strings.Join(f[2:], " ")
+					continue
+				}
+				if len(f) != 3 || strings.HasPrefix(line, "#") || strings.HasPrefix(f[0], "fc.") || strings.HasSuffix(f[0], ".num_batches_tracked") {
+					continue
+				}
+				want = append(want, f[0]+" "+f[1])
+			}
+			g, err := New(preset, 256, 192, 17)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, n := range g.Nodes {
+				if n.Torch == "" || n.Op == BatchNorm {
+					continue
+				}
+				k, st, p := n.K, n.Stride, n.Pad
+				if n.Op == MaxPool {
+					k, st, p = 3, 2, 1
+				}
+				if got := fmt.Sprintf("%d %d %d", k, st, p); modules[n.Torch] != got {
+					t.Errorf("%s (%s): kernel, stride, padding %s; torchvision %q", n.Name, n.Torch, got, modules[n.Torch])
+				}
+				delete(modules, n.Torch)
+			}
+			if len(modules) != 0 {
+				t.Errorf("torchvision modules without a node: %v", modules)
+			}
+			var got []string
+			for _, ts := range g.Tensors() {
+				if ts.Torch == "" {
+					continue
+				}
+				s := make([]string, len(ts.Shape))
+				for i, d := range ts.Shape {
+					s[i] = strconv.Itoa(d)
+				}
+				got = append(got, ts.Torch+" "+strings.Join(s, "x"))
+			}
+			if strings.Join(got, "\n") != strings.Join(want, "\n") {
+				for i := range max(len(got), len(want)) {
+					var g, w string
+					if i < len(got) {
+						g = got[i]
+					}
+					if i < len(want) {
+						w = want[i]
+					}
+					if g != w {
+						t.Fatalf("backbone tensor %d: ours %q, torchvision %q (%d against %d tensors)", i, g, w, len(got), len(want))
+					}
+				}
+			}
+		})
+	}
 }

@@ -20,4 +20,7 @@
 //
 //   - safetensors format: https://github.com/huggingface/safetensors
 //     (read and written with github.com/nlpodyssey/safetensors).
+//   - torch.save formats (zip and legacy), read by
+//     github.com/nlpodyssey/gopickle without running pickled code.
+//   - torchvision models/resnet.py (the state_dict names Pretrained maps).
 package ckpt
