@@ -1,66 +1,27 @@
 package pose
 
 import (
-	"encoding/binary"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"math"
 	"os"
-	"path/filepath"
 	"sort"
 
-	"github.com/nlpodyssey/safetensors"
-
-	"github.com/bsampose/bsampose/heatmap"
+	"github.com/bsampose/bsampose/pose/ckpt"
 	"github.com/bsampose/bsampose/pose/data"
 )
 
 // CheckpointFormat identifies the metadata layout written by SaveCheckpoint.
-const CheckpointFormat = "bsampose-checkpoint/1"
+const CheckpointFormat = ckpt.Format
 
-// metaKey is the key of the JSON metadata inside the safetensors header's
-// __metadata__ map.
-const metaKey = "bsampose"
-
-// SchemaMeta is the keypoint schema as stored with a model.
-type SchemaMeta struct {
-	Names     []string  `json:"names"`
-	Skeleton  [][2]int  `json:"skeleton"`   // 0-based joint pairs
-	FlipPairs [][2]int  `json:"flip_pairs"` // 0-based (left, right)
-	Sigmas    []float64 `json:"sigmas"`
-}
-
-// Meta is everything besides the tensors that a checkpoint needs to be
-// used on its own: the network configuration, the schema, the codec, the
-// input normalisation and, for resumable checkpoints, the training state.
-type Meta struct {
-	Format string       `json:"format"`
-	Preset string       `json:"preset"`
-	InputH int          `json:"input_h"`
-	InputW int          `json:"input_w"`
-	Joints int          `json:"joints"`
-	Schema SchemaMeta   `json:"schema"`
-	Codec  heatmap.MSRA `json:"codec"`
-	Mean   [3]float32   `json:"mean"` // RGB, applied to pixels scaled to 0..1
-	Std    [3]float32   `json:"std"`
-	Train  *TrainState  `json:"train,omitempty"`
-}
-
-// TrainState is what --resume needs beyond weights and optimizer tensors.
-// All randomness of training is derived from (Seed, epoch, sample index),
-// so no random-generator state needs saving.
-type TrainState struct {
-	Epoch     int             `json:"epoch"`      // epochs fully completed
-	Step      int             `json:"step"`       // optimizer steps taken in total
-	EpochStep int             `json:"epoch_step"` // steps taken inside the current, unfinished epoch
-	Seed      int64           `json:"seed"`
-	Optim     string          `json:"optim"`
-	Config    json.RawMessage `json:"config,omitempty"` // the trainer's flags, to refuse a mismatching resume
-	BestScore float64         `json:"best_score"`
-	BestEpoch int             `json:"best_epoch"`
-	Counters  map[string]int  `json:"counters,omitempty"` // optimizer step counters (e.g. Adam's t)
-}
+// The checkpoint metadata types live in the leaf package pose/ckpt, which
+// the inference side reads checkpoints with too.
+type (
+	// SchemaMeta is the keypoint schema as stored with a model.
+	SchemaMeta = ckpt.SchemaMeta
+	// Meta is a checkpoint's metadata (see ckpt.Meta).
+	Meta = ckpt.Meta
+	// TrainState is what --resume needs beyond the tensors (see ckpt.TrainState).
+	TrainState = ckpt.TrainState
+)
 
 // SaveCheckpoint writes tensors (weights, batch-norm statistics and any
 // extra tensors such as optimizer state) and meta to path as one
@@ -69,87 +30,17 @@ type TrainState struct {
 // checkpoint. A human-readable copy of meta is written beside it as
 // path with the extension replaced by ".json" (also atomically).
 func SaveCheckpoint(path string, meta Meta, tensors []*Tensor) error {
-	meta.Format = CheckpointFormat
-	mj, err := json.Marshal(meta)
-	if err != nil {
-		return fmt.Errorf("pose: checkpoint %s: encode metadata: %w", path, err)
+	ts := make([]ckpt.Tensor, len(tensors))
+	for i, t := range tensors {
+		ts[i] = ckpt.Tensor{Name: t.Name, Shape: t.Shape, Value: t.Value}
 	}
-	views := make(map[string]safetensors.TensorView, len(tensors))
-	for _, t := range tensors {
-		if _, dup := views[t.Name]; dup {
-			return fmt.Errorf("pose: checkpoint %s: duplicate tensor %q", path, t.Name)
-		}
-		if n := ckNumel(t.Shape); n != len(t.Value) {
-			return fmt.Errorf("pose: checkpoint %s: tensor %q has %d values for shape %v", path, t.Name, len(t.Value), t.Shape)
-		}
-		buf := make([]byte, 4*len(t.Value))
-		for i, v := range t.Value {
-			binary.LittleEndian.PutUint32(buf[4*i:], math.Float32bits(v))
-		}
-		shape := make([]uint64, len(t.Shape))
-		for i, d := range t.Shape {
-			shape[i] = uint64(d)
-		}
-		v, err := safetensors.NewTensorView(safetensors.F32, shape, buf)
-		if err != nil {
-			return fmt.Errorf("pose: checkpoint %s: tensor %q: %w", path, t.Name, err)
-		}
-		views[t.Name] = v
-	}
-	data, err := safetensors.Serialize(views, map[string]string{metaKey: string(mj)})
-	if err != nil {
-		return fmt.Errorf("pose: checkpoint %s: %w", path, err)
-	}
-	if err := WriteFileAtomic(path, data); err != nil {
-		return err
-	}
-	pretty, _ := json.MarshalIndent(meta, "", "  ")
-	return WriteFileAtomic(jsonPath(path), append(pretty, '\n'))
-}
-
-func jsonPath(path string) string {
-	return path[:len(path)-len(filepath.Ext(path))] + ".json"
+	return ckpt.Save(path, meta, ts)
 }
 
 // WriteFileAtomic writes data to path through a synced temporary file in
 // the same directory and a rename, so readers see the old or the new
 // contents, never a mixture.
-func WriteFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("pose: write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if _, err := f.Write(data); err != nil {
-		return fmt.Errorf("pose: write %s: %w", path, err)
-	}
-	if err := f.Chmod(0o644); err != nil { // CreateTemp makes 0600 files
-		return fmt.Errorf("pose: chmod %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("pose: sync %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("pose: close %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("pose: rename %s: %w", path, err)
-	}
-	ok = true
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
-}
+func WriteFileAtomic(path string, data []byte) error { return ckpt.WriteFileAtomic(path, data) }
 
 // Checkpoint is a loaded checkpoint file.
 type Checkpoint struct {
@@ -159,7 +50,7 @@ type Checkpoint struct {
 }
 
 // ErrNotCheckpoint is returned for files that are not bsampose checkpoints.
-var ErrNotCheckpoint = errors.New("pose: not a bsampose checkpoint")
+var ErrNotCheckpoint = ckpt.ErrNotCheckpoint
 
 // LoadCheckpoint reads a checkpoint written by SaveCheckpoint.
 func LoadCheckpoint(path string) (*Checkpoint, error) {
@@ -167,40 +58,13 @@ func LoadCheckpoint(path string) (*Checkpoint, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pose: read checkpoint: %w", err)
 	}
-	st, err := safetensors.Deserialize(data)
+	f, err := ckpt.Parse(path, data)
 	if err != nil {
-		return nil, fmt.Errorf("pose: checkpoint %s: %w", path, err)
+		return nil, err
 	}
-	_, md, err := safetensors.ReadMetadata(data)
-	if err != nil {
-		return nil, fmt.Errorf("pose: checkpoint %s: %w", path, err)
-	}
-	raw, ok := md.Metadata()[metaKey]
-	if !ok {
-		return nil, fmt.Errorf("%w: %s has no %q metadata", ErrNotCheckpoint, path, metaKey)
-	}
-	ck := &Checkpoint{Path: path, Tensors: map[string]*Tensor{}}
-	if err := json.Unmarshal([]byte(raw), &ck.Meta); err != nil {
-		return nil, fmt.Errorf("pose: checkpoint %s: metadata: %w", path, err)
-	}
-	if ck.Meta.Format != CheckpointFormat {
-		return nil, fmt.Errorf("%w: %s has format %q, want %q", ErrNotCheckpoint, path, ck.Meta.Format, CheckpointFormat)
-	}
-	for _, nt := range st.Tensors() {
-		tv := nt.TensorView
-		if tv.DType() != safetensors.F32 {
-			return nil, fmt.Errorf("pose: checkpoint %s: tensor %q has dtype %s, want F32", path, nt.Name, tv.DType())
-		}
-		shape := make([]int, len(tv.Shape()))
-		for i, d := range tv.Shape() {
-			shape[i] = int(d)
-		}
-		b := tv.Data()
-		vals := make([]float32, len(b)/4)
-		for i := range vals {
-			vals[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
-		}
-		ck.Tensors[nt.Name] = &Tensor{Name: nt.Name, Shape: shape, Value: vals}
+	ck := &Checkpoint{Path: path, Meta: f.Meta, Tensors: make(map[string]*Tensor, len(f.Tensors))}
+	for name, t := range f.Tensors {
+		ck.Tensors[name] = &Tensor{Name: t.Name, Shape: t.Shape, Value: t.Value}
 	}
 	return ck, nil
 }
@@ -214,7 +78,7 @@ func (ck *Checkpoint) CopyInto(dst []*Tensor) error {
 		if !ok {
 			return fmt.Errorf("pose: checkpoint %s: missing tensor %q (shape %v)", ck.Path, t.Name, t.Shape)
 		}
-		if !ckSameShape(src.Shape, t.Shape) {
+		if !ckpt.SameShape(src.Shape, t.Shape) {
 			return fmt.Errorf("pose: checkpoint %s: tensor %q has shape %v, want %v", ck.Path, t.Name, src.Shape, t.Shape)
 		}
 		copy(t.Value, src.Value)
@@ -230,26 +94,6 @@ func (ck *Checkpoint) Names() []string {
 	}
 	sort.Strings(names)
 	return names
-}
-
-func ckSameShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
-func ckNumel(shape []int) int {
-	n := 1
-	for _, d := range shape {
-		n *= d
-	}
-	return n
 }
 
 // LoadNet builds the network a checkpoint describes, for batches of up to
@@ -288,4 +132,25 @@ func (ck *Checkpoint) DataConfig() data.Config {
 		c.Mean, c.Std = data.ImageNetMean, data.ImageNetStd
 	}
 	return c
+}
+
+// LoadPretrained copies the torchvision/timm ResNet weights of the file at
+// path (safetensors or PyTorch .pth/.pt; see ckpt.Pretrained for the
+// names accepted) into the backbone of a resnet18 or resnet50 Net,
+// leaving the head at its initialisation, and returns the report. The
+// weights expect ImageNet's normalisation (data.ImageNetMean/Std, the
+// training default). Nothing is copied when it returns an error.
+func (n *Net) LoadPretrained(path string) (*ckpt.Report, error) {
+	desc, err := n.cfg.Arch()
+	if err != nil {
+		return nil, err
+	}
+	vals, rep, err := ckpt.Pretrained(desc, path)
+	if err != nil {
+		return nil, fmt.Errorf("pose: %w", err)
+	}
+	for name, v := range vals {
+		copy(n.byName[name].Value, v)
+	}
+	return rep, nil
 }

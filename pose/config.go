@@ -2,14 +2,15 @@ package pose
 
 import (
 	"fmt"
-	"slices"
+
+	"github.com/bsampose/bsampose/pose/arch"
 )
 
-// Preset names accepted in Config.Preset.
+// Preset names accepted in Config.Preset (package arch describes them).
 const (
-	PresetPoseNetS = "posenet-s"
-	PresetResNet18 = "resnet18"
-	PresetResNet50 = "resnet50"
+	PresetPoseNetS = arch.PoseNetS
+	PresetResNet18 = arch.ResNet18
+	PresetResNet50 = arch.ResNet50
 )
 
 // Config selects the network architecture.
@@ -21,26 +22,25 @@ type Config struct {
 }
 
 // Presets returns the supported architecture names.
-func Presets() []string {
-	return []string{PresetPoseNetS, PresetResNet18, PresetResNet50}
-}
+func Presets() []string { return arch.Presets() }
 
 // DefaultInput returns the input size (height, width) each preset is
 // designed for: 128x96 for posenet-s and 256x192 for the ResNets. It
 // returns (0, 0) for an unknown preset.
-func DefaultInput(preset string) (h, w int) {
-	switch preset {
-	case PresetPoseNetS:
-		return 128, 96
-	case PresetResNet18, PresetResNet50:
-		return 256, 192
+func DefaultInput(preset string) (h, w int) { return arch.DefaultInput(preset) }
+
+// Arch returns the description of the network cfg selects.
+func (cfg Config) Arch() (*arch.Net, error) {
+	g, err := arch.New(cfg.Preset, cfg.InputH, cfg.InputW, cfg.Joints)
+	if err != nil {
+		return nil, fmt.Errorf("pose: %w", err)
 	}
-	return 0, 0
+	return g, nil
 }
 
 // validate checks cfg and the batch size.
 func (cfg Config) validate(batch int) error {
-	if !slices.Contains(Presets(), cfg.Preset) {
+	if !arch.Known(cfg.Preset) {
 		return fmt.Errorf("pose: unknown preset %q (want one of %v)", cfg.Preset, Presets())
 	}
 	if cfg.InputH <= 0 || cfg.InputW <= 0 || cfg.InputH%32 != 0 || cfg.InputW%32 != 0 {

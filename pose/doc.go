@@ -18,6 +18,11 @@
 // other convolutions are bias-free and followed by batch norm (eps 1e-5,
 // momentum 0.1). Input height and width must be multiples of 32.
 //
+// Each preset is described once, as data, in package pose/arch; the
+// graphs here, the pose/infer plan and the ONNX export are all built from
+// that description. Checkpoints are read and written by the leaf package
+// pose/ckpt (SaveCheckpoint and LoadCheckpoint wrap it).
+//
 // The graph is built with our custom gorgonia ops: convolution (one NCHW
 // GEMM per image, no transposes), batch norm fused with the following
 // ReLU, the residual add fused with its ReLU, nearest upsample, max pool

@@ -10,6 +10,7 @@ import (
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
+	"github.com/bsampose/bsampose/pose/arch"
 	"github.com/bsampose/bsampose/pose/kern"
 )
 
@@ -287,15 +288,11 @@ func (n *Net) build(nb int, train, fuse bool) (*graph, error) {
 	xn := gorgonia.NewTensor(gr.g, tensor.Float32, 4, gorgonia.WithShape(gr.x.shape...),
 		gorgonia.WithName("input"), gorgonia.WithValue(gr.x.dense))
 	in := act{node: xn, c: 3, h: cfg.InputH, w: cfg.InputW, image: true}
-	var out act
-	switch cfg.Preset {
-	case PresetPoseNetS:
-		out = b.poseNetS(in)
-	case PresetResNet18:
-		out = b.resNet(in, []int{2, 2, 2, 2}, false)
-	case PresetResNet50:
-		out = b.resNet(in, []int{3, 4, 6, 3}, true)
+	desc, err := cfg.Arch()
+	if err != nil {
+		return nil, err
 	}
+	out := b.fromArch(desc, in)
 	if b.err != nil {
 		return nil, fmt.Errorf("pose: build %s: %w", cfg.Preset, b.err)
 	}
@@ -412,11 +409,6 @@ func fill(x float32) func([]float32) {
 	}
 }
 
-// conv adds a bias-free k x k convolution named name (weight name.weight).
-func (b *builder) conv(name string, x act, outC, k, stride, pad int) act {
-	return b.convFull(name, x, outC, k, stride, pad, false, b.kaiming(outC, k, k))
-}
-
 func (b *builder) convFull(name string, x act, outC, k, stride, pad int, bias bool, winit func([]float32)) act {
 	cv := kern.Conv{InC: x.c, OutC: outC, KH: k, KW: k, Stride: stride, Pad: pad, InH: x.h, InW: x.w}
 	wt, wn := b.param(name+".weight", []int{outC, x.c, k, k}, winit)
@@ -431,13 +423,9 @@ func (b *builder) convFull(name string, x act, outC, k, stride, pad int, bias bo
 	return b.apply(op, op.out.data, outC, cv.OutH(), cv.OutW(), in...)
 }
 
-// bn adds batch norm named name (name.weight, name.bias,
-// name.running_mean, name.running_var).
-func (b *builder) bn(name string, x act) act { return b.bnFull(name, x, false) }
-
-// bnReLU is batch norm fused with the ReLU that follows it.
-func (b *builder) bnReLU(name string, x act) act { return b.bnFull(name, x, true) }
-
+// bnFull adds batch norm named name (name.weight, name.bias,
+// name.running_mean, name.running_var), fused with the ReLU that follows
+// it if relu.
 func (b *builder) bnFull(name string, x act, relu bool) act {
 	c := x.c
 	gt, gn := b.param(name+".weight", []int{c}, fill(1))
@@ -452,9 +440,9 @@ func (b *builder) bnFull(name string, x act, relu bool) act {
 	return b.apply(op, op.out.data, c, x.h, x.w, x.node, gn, bn)
 }
 
-// addReLU is the residual join max(x+y, 0).
-func (b *builder) addReLU(name string, x, y act) act {
-	op := &addOp{opBase: newBase(name), relu: true, out: allocBuffer(b.gr.n, x.c, x.h, x.w)}
+// add is the residual join x+y, or max(x+y, 0) if relu.
+func (b *builder) add(name string, x, y act, relu bool) act {
+	op := &addOp{opBase: newBase(name), relu: relu, out: allocBuffer(b.gr.n, x.c, x.h, x.w)}
 	return b.apply(op, op.out.data, x.c, x.h, x.w, x.node, y.node)
 }
 
@@ -470,11 +458,6 @@ func (b *builder) pool(name string, x act) act {
 	return b.apply(op, op.out.data, x.c, p.outH(), p.outW(), x.node)
 }
 
-// cbr is conv (name.conv) + batch norm (name.bn) + ReLU.
-func (b *builder) cbr(name string, x act, outC, k, stride, pad int) act {
-	return b.convBN(name+".conv", name+".bn", x, outC, k, stride, pad, true)
-}
-
 // convBN is a bias-free k x k convolution named convName followed by
 // batch norm named bnName (and ReLU if relu). Training graphs keep them
 // as two ops (the batch statistics need the whole convolution output);
@@ -483,7 +466,7 @@ func (b *builder) cbr(name string, x act, outC, k, stride, pad int) act {
 // same order. EvalLossGrad's eval graphs are not fused.
 func (b *builder) convBN(convName, bnName string, x act, outC, k, stride, pad int, relu bool) act {
 	if !b.fuse {
-		return b.bnFull(bnName, b.conv(convName, x, outC, k, stride, pad), relu)
+		return b.bnFull(bnName, b.convFull(convName, x, outC, k, stride, pad, false, b.kaiming(outC, k, k)), relu)
 	}
 	cv := kern.Conv{InC: x.c, OutC: outC, KH: k, KW: k, Stride: stride, Pad: pad, InH: x.h, InW: x.w}
 	_, wn := b.param(convName+".weight", []int{outC, x.c, k, k}, b.kaiming(outC, k, k))
@@ -497,74 +480,55 @@ func (b *builder) convBN(convName, bnName string, x act, outC, k, stride, pad in
 	return b.apply(op, op.out.data, outC, cv.OutH(), cv.OutW(), x.node, wn, gn, bn)
 }
 
-// basic is torchvision's BasicBlock: ReLU(x' + BN(conv3x3(ReLU(BN(conv3x3(x)))))),
-// where x' is x or, when the shape changes, downsample.1(downsample.0(x))
-// (1x1 conv + BN).
-func (b *builder) basic(name string, x act, planes, stride int) act {
-	y := b.convBN(name+".conv1", name+".bn1", x, planes, 3, stride, 1, true)
-	y = b.convBN(name+".conv2", name+".bn2", y, planes, 3, 1, 1, false)
-	id := x
-	if stride != 1 || x.c != planes {
-		id = b.convBN(name+".downsample.0", name+".downsample.1", x, planes, 1, stride, 0, false)
-	}
-	return b.addReLU(name+".add", y, id)
-}
-
-// bottleneck is torchvision's (v1.5) Bottleneck with expansion 4 and the
-// stride on the 3x3 convolution.
-func (b *builder) bottleneck(name string, x act, planes, stride int) act {
-	y := b.convBN(name+".conv1", name+".bn1", x, planes, 1, 1, 0, true)
-	y = b.convBN(name+".conv2", name+".bn2", y, planes, 3, stride, 1, true)
-	y = b.convBN(name+".conv3", name+".bn3", y, 4*planes, 1, 1, 0, false)
-	id := x
-	if stride != 1 || x.c != 4*planes {
-		id = b.convBN(name+".downsample.0", name+".downsample.1", x, 4*planes, 1, stride, 0, false)
-	}
-	return b.addReLU(name+".add", y, id)
-}
-
-// final is the 1x1 output convolution with bias (head.final).
-func (b *builder) final(x act) act {
-	return b.convFull("head.final", x, b.net.cfg.Joints, 1, 1, 0, true, b.normal(0.001))
-}
-
-// poseNetS builds the posenet-s spec (see doc.go for the layer names).
-func (b *builder) poseNetS(x act) act {
-	x = b.cbr("stem", x, 32, 3, 2, 1)
-	for i, c := range []int{64, 128, 256} {
-		l := fmt.Sprintf("layer%d", i+1)
-		x = b.cbr(l+".0", x, c, 3, 2, 1)
-		x = b.basic(l+".1", x, c, 1)
-	}
-	x = b.cbr("head.0", b.up("head.0.up", x), 128, 3, 1, 1)
-	x = b.cbr("head.1", b.up("head.1.up", x), 64, 3, 1, 1)
-	return b.final(x)
-}
-
-// resNet builds a torchvision ResNet backbone (blocks per stage, Basic or
-// Bottleneck) with the SimpleBaseline-style head: three times nearest
-// upsample x2 + conv3x3(->256) + BN + ReLU, then the 1x1 output conv.
-func (b *builder) resNet(x act, blocks []int, bottleneck bool) act {
-	x = b.cbr("stem", x, 64, 7, 2, 3)
-	x = b.pool("stem.maxpool", x)
-	for i, nb := range blocks {
-		planes := 64 << i
-		for j := range nb {
-			stride := 1
-			if j == 0 && i > 0 {
-				stride = 2
-			}
-			name := fmt.Sprintf("layer%d.%d", i+1, j)
-			if bottleneck {
-				x = b.bottleneck(name, x, planes, stride)
-			} else {
-				x = b.basic(name, x, planes, stride)
-			}
+// fromArch adds the nodes of the description to the graph, fusing
+// Conv -> BatchNorm [-> ReLU] into convBN, BatchNorm -> ReLU into one op
+// and Add -> ReLU into one op, and returns the output activation. Tensors
+// are created in node order (the order of desc.Tensors()).
+func (b *builder) fromArch(desc *arch.Net, in act) act {
+	acts := make([]act, len(desc.Nodes))
+	acts[0] = in
+	done := make([]bool, len(desc.Nodes))
+	for i := 1; i < len(desc.Nodes) && b.err == nil; i++ {
+		if done[i] {
+			continue
 		}
+		n := desc.Nodes[i]
+		x := acts[n.In[0]]
+		end := i
+		// absorb marks the single user of node `end` with op op as fused.
+		absorb := func(op arch.Op) bool {
+			u := desc.Only(end, op)
+			if u < 0 {
+				return false
+			}
+			done[u], end = true, u
+			return true
+		}
+		var out act
+		switch n.Op {
+		case arch.Conv:
+			if !n.Bias && absorb(arch.BatchNorm) {
+				bnName := desc.Nodes[end].Name
+				out = b.convBN(n.Name, bnName, x, n.C, n.K, n.Stride, n.Pad, absorb(arch.ReLU))
+				break
+			}
+			winit := b.kaiming(n.C, n.K, n.K)
+			if n.InitStd > 0 {
+				winit = b.normal(n.InitStd)
+			}
+			out = b.convFull(n.Name, x, n.C, n.K, n.Stride, n.Pad, n.Bias, winit)
+		case arch.BatchNorm:
+			out = b.bnFull(n.Name, x, absorb(arch.ReLU))
+		case arch.Add:
+			out = b.add(n.Name, x, acts[n.In[1]], absorb(arch.ReLU))
+		case arch.Upsample:
+			out = b.up(n.Name, x)
+		case arch.MaxPool:
+			out = b.pool(n.Name, x)
+		default:
+			b.err = fmt.Errorf("node %d (%s %s): no gorgonia op for it on its own", i, n.Op, n.Name)
+		}
+		acts[end] = out
 	}
-	for i := range 3 {
-		name := fmt.Sprintf("head.%d", i)
-		x = b.cbr(name, b.up(name+".up", x), 256, 3, 1, 1)
-	}
-	return b.final(x)
+	return acts[len(acts)-1]
 }

@@ -289,11 +289,6 @@ func SchemaOf(s coco.Schema) SchemaMeta {
 	return SchemaMeta{Names: s.Names, Skeleton: s.Skeleton, FlipPairs: s.FlipPairs, Sigmas: s.Sigmas}
 }
 
-// Schema converts the stored schema back.
-func (s SchemaMeta) Schema() coco.Schema {
-	return coco.Schema{Names: s.Names, Skeleton: s.Skeleton, FlipPairs: s.FlipPairs, Sigmas: s.Sigmas}
-}
-
 // PredictImage runs the network on one box per person of img (image
 // pixels, [x, y, w, h]); dcfg gives the padding and normalisation the model
 // was trained with.

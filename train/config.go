@@ -21,6 +21,9 @@ type Config struct {
 	InputH int     `json:"input_h"`
 	InputW int     `json:"input_w"`
 	Sigma  float64 `json:"sigma"` // heatmap Gaussian sigma in heatmap px; 0 = heatmap.DefaultSigma
+	// Pretrained is a torchvision/timm ResNet weights file (safetensors or
+	// .pth/.pt) loaded into the resnet18/resnet50 backbone before training.
+	Pretrained string `json:"pretrained,omitempty"`
 
 	Epochs      int     `json:"epochs"`
 	BatchSize   int     `json:"batch_size"`

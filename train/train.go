@@ -121,6 +121,13 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Summary, error) 
 		return nil, fmt.Errorf("train: %w", err)
 	}
 	defer net.Close()
+	if cfg.Pretrained != "" && !cfg.Resume {
+		rep, err := net.LoadPretrained(cfg.Pretrained)
+		if err != nil {
+			return nil, fmt.Errorf("train: --pretrained: %w", err)
+		}
+		fmt.Fprint(progress, rep)
+	}
 	params := optimParams(net.Params())
 	stepper, lrSched, rhoSched := buildOptimizer(cfg, totalSteps, stepsPerEpoch)
 

@@ -18,6 +18,7 @@ func trainFlags(fs *flag.FlagSet, cfg *train.Config) (finish func() error) {
 	fs.StringVar(&cfg.ValAnn, "val-ann", cfg.ValAnn, "validation annotations")
 	fs.StringVar(&cfg.ValImages, "val-images", cfg.ValImages, "validation images folder")
 	fs.StringVar(&cfg.Preset, "preset", cfg.Preset, "network: posenet-s | resnet18 | resnet50")
+	fs.StringVar(&cfg.Pretrained, "pretrained", cfg.Pretrained, "torchvision/timm ImageNet weights (.safetensors, .pth, .pt) for the resnet18/resnet50 backbone")
 	input := fs.String("input", "", "network input HxW, e.g. 128x96 (default: the preset's)")
 	fs.Float64Var(&cfg.Sigma, "sigma", cfg.Sigma, "heatmap Gaussian sigma in heatmap pixels (0: 2*H/64)")
 	fs.IntVar(&cfg.Epochs, "epochs", cfg.Epochs, "epochs")

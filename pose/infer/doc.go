@@ -4,6 +4,11 @@
 // (the browser demo, cmd/posewasm) as well as natively (predict, eval and
 // the web server can use it through pose.Forwarder).
 //
+// The layer program is built from the preset's description in package
+// pose/arch (the same one the gorgonia training graph is built from):
+// each convolution with its batch norm folded in and, where they follow,
+// the residual add and the ReLU fused into it.
+//
 // A Model comes from a checkpoint's tensors (FromTensors; package
 // pose/infer/checkpoint reads checkpoint files) or from the compact model
 // file (Decode, or DecodeInPlace, which leaves the float32 weights in the

@@ -6,23 +6,20 @@ import (
 	"math"
 
 	"github.com/bsampose/bsampose/heatmap"
+	"github.com/bsampose/bsampose/pose/arch"
 	"github.com/bsampose/bsampose/pose/kern"
 )
 
-// Preset names (the same strings as the pose package's presets).
+// Preset names (package arch describes them).
 const (
-	PresetPoseNetS = "posenet-s"
-	PresetResNet18 = "resnet18"
-	PresetResNet50 = "resnet50"
+	PresetPoseNetS = arch.PoseNetS
+	PresetResNet18 = arch.ResNet18
+	PresetResNet50 = arch.ResNet50
 )
 
 // BNEps is the batch-norm epsilon folded into the convolutions (PyTorch's
 // default, as the pose network's spec).
-const BNEps = 1e-5
-
-// maxInput bounds InputH and InputW so a corrupt model file cannot ask for
-// absurd activation buffers.
-const maxInput = 4096
+const BNEps = arch.BNEps
 
 // Meta is everything besides the weights that inference needs: the
 // architecture, the input geometry and normalisation, the keypoint schema
@@ -41,17 +38,18 @@ type Meta struct {
 	Std       [3]float32   `json:"std"`
 }
 
+// Arch returns the network description of m (preset, input size, joints).
+func (m Meta) Arch() (*arch.Net, error) {
+	g, err := arch.New(m.Preset, m.InputH, m.InputW, m.Joints)
+	if err != nil {
+		return nil, fmt.Errorf("infer: %w", err)
+	}
+	return g, nil
+}
+
 func (m Meta) validate() error {
-	switch m.Preset {
-	case PresetPoseNetS, PresetResNet18, PresetResNet50:
-	default:
-		return fmt.Errorf("infer: unknown preset %q", m.Preset)
-	}
-	if m.InputH <= 0 || m.InputW <= 0 || m.InputH%32 != 0 || m.InputW%32 != 0 || m.InputH > maxInput || m.InputW > maxInput {
-		return fmt.Errorf("infer: input %dx%d (h x w): want positive multiples of 32 up to %d", m.InputH, m.InputW, maxInput)
-	}
-	if m.Joints <= 0 || m.Joints > 1024 {
-		return fmt.Errorf("infer: %d joints", m.Joints)
+	if _, err := m.Arch(); err != nil {
+		return err
 	}
 	if len(m.Names) != 0 && len(m.Names) != m.Joints {
 		return fmt.Errorf("infer: %d joint names for %d joints", len(m.Names), m.Joints)
@@ -443,18 +441,13 @@ func build(meta Meta, t tensorSet, folded bool) (*Model, error) {
 	if err := meta.validate(); err != nil {
 		return nil, err
 	}
+	desc, err := meta.Arch()
+	if err != nil {
+		return nil, err
+	}
 	md := &Model{Meta: meta, plans: map[int]*plan{}}
 	b := &builder{md: md, t: t, folded: folded}
-	x := b.slot(3, meta.InputH, meta.InputW)
-	var out act
-	switch meta.Preset {
-	case PresetPoseNetS:
-		out = b.poseNetS(x)
-	case PresetResNet18:
-		out = b.resNet(x, []int{2, 2, 2, 2}, false)
-	case PresetResNet50:
-		out = b.resNet(x, []int{3, 4, 6, 3}, true)
-	}
+	out := b.fromArch(desc)
 	if b.err != nil {
 		return nil, b.err
 	}
@@ -466,16 +459,91 @@ func build(meta Meta, t tensorSet, folded bool) (*Model, error) {
 	return md, nil
 }
 
+// chain is a convolution with what is folded or fused into it: the
+// batch norm after it, then the residual Add (the other input added) and
+// the ReLU; -1 for an absent part.
+type chain struct{ conv, bn, add, relu int }
+
+// fromArch appends the program of the description: each chain as one
+// layer, Upsample and MaxPool as layers of their own. A chain is placed
+// where it ends (its last node), so the residual's other branch is
+// computed by then. It returns the output slot.
+func (b *builder) fromArch(desc *arch.Net) act {
+	nodes := desc.Nodes
+	chains := map[int]chain{} // by the chain's last node
+	member := make([]bool, len(nodes))
+	for i, n := range nodes {
+		if n.Op != arch.Conv {
+			continue
+		}
+		c, end := chain{conv: i, bn: -1, add: -1, relu: -1}, i
+		if u := desc.Only(end, arch.BatchNorm); u >= 0 {
+			c.bn, end = u, u
+		}
+		if u := desc.Only(end, arch.Add); u >= 0 && !member[u] {
+			c.add, end = u, u
+		}
+		if u := desc.Only(end, arch.ReLU); u >= 0 {
+			c.relu, end = u, u
+		}
+		for _, m := range []int{c.conv, c.bn, c.add, c.relu} {
+			if m >= 0 {
+				member[m] = true
+			}
+		}
+		chains[end] = c
+	}
+	acts := make([]act, len(nodes))
+	acts[0] = b.slot(3, desc.InputH, desc.InputW)
+	for i := 1; i < len(nodes) && b.err == nil; i++ {
+		n := nodes[i]
+		if c, ok := chains[i]; ok {
+			cn := nodes[c.conv]
+			bn, res := "", act{}
+			if c.bn >= 0 {
+				bn = nodes[c.bn].Name
+			}
+			if c.add >= 0 {
+				in := nodes[c.add].In
+				prev := c.conv
+				if c.bn >= 0 {
+					prev = c.bn
+				}
+				other := in[0]
+				if other == prev {
+					other = in[1]
+				}
+				res = acts[other]
+			}
+			acts[i] = b.conv(cn.Name, bn, cn.Bias, acts[cn.In[0]], cn.C, cn.K, cn.Stride, cn.Pad, res, c.relu >= 0)
+			continue
+		}
+		if member[i] {
+			continue
+		}
+		switch n.Op {
+		case arch.Upsample:
+			acts[i] = b.up(acts[n.In[0]])
+		case arch.MaxPool:
+			acts[i] = b.pool(acts[n.In[0]])
+		default:
+			b.err = fmt.Errorf("infer: node %d (%s %s): not part of a convolution's chain", i, n.Op, n.Name)
+		}
+	}
+	return acts[len(acts)-1]
+}
+
 func (b *builder) slot(c, h, w int) act {
 	a := act{id: len(b.md.slots), c: c, h: h, w: w}
 	b.md.slots = append(b.md.slots, a)
 	return a
 }
 
-// conv adds convolution conv (bias-free unless folded or bn == "")
-// followed by batch norm bn ("" for none: the conv has its own bias), an
-// optional residual res (id >= 0) and an optional ReLU.
-func (b *builder) conv(conv, bn string, x act, outC, k, stride, pad int, res act, relu bool) act {
+// conv adds convolution conv (with its own bias if bias) followed by
+// batch norm bn ("" for none), an optional residual res (c > 0) and an
+// optional ReLU. With folded tensors (a model file), conv.weight and
+// conv.bias are read as they are.
+func (b *builder) conv(conv, bn string, bias bool, x act, outC, k, stride, pad int, res act, relu bool) act {
 	cv := kern.Conv{InC: x.c, OutC: outC, KH: k, KW: k, Stride: stride, Pad: pad, InH: x.h, InW: x.w}
 	out := act{c: outC, h: cv.OutH(), w: cv.OutW()}
 	if b.err != nil {
@@ -490,22 +558,16 @@ func (b *builder) conv(conv, bn string, x act, outC, k, stride, pad int, res act
 		b.err = err
 		return out
 	}
-	kk := x.c * k * k
-	bias := make([]float32, outC, (outC+3)&^3)
-	var fw []float32
-	if b.folded || bn == "" {
-		bv, err := b.t.get(conv+".bias", outC)
-		if err != nil {
+	var bv []float32
+	if b.folded || bias {
+		if bv, err = b.t.get(conv+".bias", outC); err != nil {
 			b.err = err
 			return out
 		}
-		copy(bias, bv)
-		fw = w
-		if !b.folded {
-			fw = append([]float32(nil), w...) // do not alias the caller's tensors
-		}
-	} else {
-		fw = make([]float32, len(w))
+	}
+	fw, fb := w, bv
+	switch {
+	case !b.folded && bn != "":
 		var p [4][]float32
 		for i, s := range []string{".weight", ".bias", ".running_mean", ".running_var"} {
 			if p[i], err = b.t.get(bn+s, outC); err != nil {
@@ -513,30 +575,24 @@ func (b *builder) conv(conv, bn string, x act, outC, k, stride, pad int, res act
 				return out
 			}
 		}
-		for o := range outC {
-			sc := float64(p[0][o]) / math.Sqrt(float64(p[3][o])+BNEps)
-			bias[o] = float32(float64(p[1][o]) - float64(p[2][o])*sc)
-			for j := o * kk; j < (o+1)*kk; j++ {
-				fw[j] = float32(float64(w[j]) * sc)
-			}
-		}
+		fw, fb = arch.Fold(w, bv, p[0], p[1], p[2], p[3])
+	case !b.folded:
+		fw = append([]float32(nil), w...) // do not alias the caller's tensors
 	}
+	biasBuf := make([]float32, outC, (outC+3)&^3)
+	copy(biasBuf, fb)
 	out = b.slot(outC, cv.OutH(), cv.OutW())
 	resID := -1
 	if res.c > 0 {
 		resID = res.id
 	}
+	kk := x.c * k * k
 	b.md.layers = append(b.md.layers, layer{kind: opConv, in: x, out: out, res: resID,
-		conv: &convLayer{name: conv, cv: cv, w: fw, bias: bias, relu: relu}})
+		conv: &convLayer{name: conv, cv: cv, w: fw, bias: biasBuf, relu: relu}})
 	if !direct(cv) {
 		b.md.maxCol = max(b.md.maxCol, kk*out.h*out.w)
 	}
 	return out
-}
-
-// cbr is name.conv + name.bn + ReLU.
-func (b *builder) cbr(name string, x act, outC, k, stride, pad int) act {
-	return b.conv(name+".conv", name+".bn", x, outC, k, stride, pad, act{}, true)
 }
 
 func (b *builder) up(x act) act {
@@ -555,65 +611,4 @@ func (b *builder) pool(x act) act {
 	out := b.slot(x.c, (x.h-1)/2+1, (x.w-1)/2+1)
 	b.md.layers = append(b.md.layers, layer{kind: opPool, in: x, out: out, res: -1})
 	return out
-}
-
-// basic is torchvision's BasicBlock (see pose/net.go).
-func (b *builder) basic(name string, x act, planes, stride int) act {
-	y := b.conv(name+".conv1", name+".bn1", x, planes, 3, stride, 1, act{}, true)
-	id := x
-	if stride != 1 || x.c != planes {
-		id = b.conv(name+".downsample.0", name+".downsample.1", x, planes, 1, stride, 0, act{}, false)
-	}
-	return b.conv(name+".conv2", name+".bn2", y, planes, 3, 1, 1, id, true)
-}
-
-// bottleneck is torchvision's v1.5 Bottleneck (expansion 4).
-func (b *builder) bottleneck(name string, x act, planes, stride int) act {
-	y := b.conv(name+".conv1", name+".bn1", x, planes, 1, 1, 0, act{}, true)
-	y = b.conv(name+".conv2", name+".bn2", y, planes, 3, stride, 1, act{}, true)
-	id := x
-	if stride != 1 || x.c != 4*planes {
-		id = b.conv(name+".downsample.0", name+".downsample.1", x, 4*planes, 1, stride, 0, act{}, false)
-	}
-	return b.conv(name+".conv3", name+".bn3", y, 4*planes, 1, 1, 0, id, true)
-}
-
-func (b *builder) final(x act) act {
-	return b.conv("head.final", "", x, b.md.Meta.Joints, 1, 1, 0, act{}, false)
-}
-
-func (b *builder) poseNetS(x act) act {
-	x = b.cbr("stem", x, 32, 3, 2, 1)
-	for i, c := range []int{64, 128, 256} {
-		l := fmt.Sprintf("layer%d", i+1)
-		x = b.cbr(l+".0", x, c, 3, 2, 1)
-		x = b.basic(l+".1", x, c, 1)
-	}
-	x = b.cbr("head.0", b.up(x), 128, 3, 1, 1)
-	x = b.cbr("head.1", b.up(x), 64, 3, 1, 1)
-	return b.final(x)
-}
-
-func (b *builder) resNet(x act, blocks []int, bottleneck bool) act {
-	x = b.cbr("stem", x, 64, 7, 2, 3)
-	x = b.pool(x)
-	for i, nb := range blocks {
-		planes := 64 << i
-		for j := range nb {
-			stride := 1
-			if j == 0 && i > 0 {
-				stride = 2
-			}
-			name := fmt.Sprintf("layer%d.%d", i+1, j)
-			if bottleneck {
-				x = b.bottleneck(name, x, planes, stride)
-			} else {
-				x = b.basic(name, x, planes, stride)
-			}
-		}
-	}
-	for i := range 3 {
-		x = b.cbr(fmt.Sprintf("head.%d", i), b.up(x), 256, 3, 1, 1)
-	}
-	return b.final(x)
 }

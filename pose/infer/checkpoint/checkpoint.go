@@ -1,6 +1,6 @@
-// Package checkpoint turns pose checkpoints (gorgonia-side, native only)
-// into gorgonia-free infer.Models, for posetrain export, predict and the
-// web server.
+// Package checkpoint turns pose checkpoints (read by the leaf package
+// pose/ckpt, no gorgonia) into gorgonia-free infer.Models, for posetrain
+// export, predict and the web server.
 //
 // # Shapes
 //
@@ -14,22 +14,19 @@
 //
 // # References
 //
-//   - pose.SaveCheckpoint / pose.LoadCheckpoint (the file format read).
+//   - pose/ckpt.Save / pose/ckpt.Load (the file format read).
 package checkpoint
 
 import (
-	"github.com/bsampose/bsampose/pose"
+	"github.com/bsampose/bsampose/pose/ckpt"
 	"github.com/bsampose/bsampose/pose/data"
 	"github.com/bsampose/bsampose/pose/infer"
 )
 
-// The folded network serves wherever the gorgonia one does.
-var _ pose.Forwarder = (*infer.Model)(nil)
-
 // Meta converts checkpoint metadata to infer.Meta. A zero mean and
 // standard deviation become pose/data's ImageNet defaults (as the
 // training loader does).
-func Meta(m pose.Meta) infer.Meta {
+func Meta(m ckpt.Meta) infer.Meta {
 	mean, std := m.Mean, m.Std
 	if mean == ([3]float32{}) && std == ([3]float32{}) {
 		mean, std = data.ImageNetMean, data.ImageNetStd
@@ -42,13 +39,13 @@ func Meta(m pose.Meta) infer.Meta {
 }
 
 // Model builds the folded inference network of a loaded checkpoint.
-func Model(ck *pose.Checkpoint) (*infer.Model, error) {
-	return FromTensors(Meta(ck.Meta), ck.Tensors)
+func Model(f *ckpt.File) (*infer.Model, error) {
+	return FromTensors(Meta(f.Meta), f.Tensors)
 }
 
-// FromTensors builds a Model from pose tensors (a checkpoint's, or a live
-// Net's Params() and Buffers() put in a map by name).
-func FromTensors(meta infer.Meta, tensors map[string]*pose.Tensor) (*infer.Model, error) {
+// FromTensors builds a Model from named tensors (a checkpoint's, or a
+// live pose.Net's Params() and Buffers() copied into ckpt.Tensors).
+func FromTensors(meta infer.Meta, tensors map[string]*ckpt.Tensor) (*infer.Model, error) {
 	vals := make(map[string][]float32, len(tensors))
 	shapes := make(map[string][]int, len(tensors))
 	for name, t := range tensors {
@@ -58,14 +55,14 @@ func FromTensors(meta infer.Meta, tensors map[string]*pose.Tensor) (*infer.Model
 }
 
 // Load reads a checkpoint file and builds its Model.
-func Load(path string) (*infer.Model, *pose.Checkpoint, error) {
-	ck, err := pose.LoadCheckpoint(path)
+func Load(path string) (*infer.Model, *ckpt.File, error) {
+	f, err := ckpt.Load(path)
 	if err != nil {
 		return nil, nil, err
 	}
-	m, err := Model(ck)
+	m, err := Model(f)
 	if err != nil {
 		return nil, nil, err
 	}
-	return m, ck, nil
+	return m, f, nil
 }

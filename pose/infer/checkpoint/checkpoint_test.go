@@ -14,6 +14,7 @@ import (
 	"github.com/bsampose/bsampose/heatmap"
 	"github.com/bsampose/bsampose/internal/shareddata"
 	"github.com/bsampose/bsampose/pose"
+	"github.com/bsampose/bsampose/pose/ckpt"
 	"github.com/bsampose/bsampose/pose/data"
 	"github.com/bsampose/bsampose/pose/geom"
 	"github.com/bsampose/bsampose/pose/infer"
@@ -76,10 +77,13 @@ func randomise(net *pose.Net, seed uint64) {
 	}
 }
 
-func tensorMap(net *pose.Net) map[string]*pose.Tensor {
-	m := map[string]*pose.Tensor{}
+// The folded network serves wherever the gorgonia one does.
+var _ pose.Forwarder = (*infer.Model)(nil)
+
+func tensorMap(net *pose.Net) map[string]*ckpt.Tensor {
+	m := map[string]*ckpt.Tensor{}
 	for _, t := range append(append([]*pose.Tensor{}, net.Params()...), net.Buffers()...) {
-		m[t.Name] = t
+		m[t.Name] = &ckpt.Tensor{Name: t.Name, Shape: t.Shape, Value: t.Value}
 	}
 	return m
 }
