@@ -45,7 +45,10 @@ type Config struct {
 
 	Workers  int    `json:"-"`
 	CacheMB  int64  `json:"-"` // decoded-image cache in MiB
-	Resume   bool   `json:"-"`
+	Resume   bool   `json:"-"` // continue the run in Out (see Run)
+	// ResumeFrom is the checkpoint Resume continues from, a file or a run
+	// folder inside Out ("": Out/last.safetensors).
+	ResumeFrom string `json:"-"`
 	Seed     int64  `json:"seed"`
 	Out      string `json:"-"`
 	ValFlip  bool   `json:"val_flip"`

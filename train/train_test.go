@@ -2,10 +2,13 @@ package train
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -163,6 +166,25 @@ func TestNaNStopsAndKeepsLastCheckpoint(t *testing.T) {
 	if string(before) != string(after) {
 		t.Fatal("the last good checkpoint changed after a NaN stop")
 	}
+	// Step 4 was logged after the checkpoint of step 3; resuming from that
+	// checkpoint drops it from metrics.jsonl and logs each step once.
+	lossHook = nil
+	sum, err := Run(context.Background(), c, ioDiscard{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := readMetrics(t, c.Out)
+	if len(m) != sum.Steps {
+		t.Errorf("%d metrics lines for %d steps", len(m), sum.Steps)
+	}
+	for i, r := range m {
+		if r.Step != i+1 {
+			t.Fatalf("metrics line %d has step %d, want %d", i+1, r.Step, i+1)
+		}
+	}
+	if len(sum.EpochLog) != 2 || sum.EpochLog[0].Epoch != 1 || sum.EpochLog[1].Epoch != 2 {
+		t.Errorf("epoch log %+v, want epochs 1 and 2", sum.EpochLog)
+	}
 }
 
 func TestInterruptSavesAndResumes(t *testing.T) {
@@ -231,3 +253,175 @@ func TestValidateRejects(t *testing.T) {
 type ioDiscard struct{}
 
 func (ioDiscard) Write(p []byte) (int, error) { return len(p), nil }
+
+// snapshot returns every file of dir with its content and modification
+// time, to tell whether a call changed anything on disk.
+func snapshot(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		st, err := d.Info()
+		if err != nil {
+			return err
+		}
+		out[p] = st.ModTime().String() + "\x00" + string(b)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func sameFiles(t *testing.T, what string, before, after map[string]string) {
+	t.Helper()
+	for p, b := range before {
+		if a, ok := after[p]; !ok {
+			t.Errorf("%s: %s was removed", what, p)
+		} else if a != b {
+			t.Errorf("%s: %s changed", what, p)
+		}
+	}
+	for p := range after {
+		if _, ok := before[p]; !ok {
+			t.Errorf("%s: %s was created", what, p)
+		}
+	}
+}
+
+func readMetrics(t *testing.T, dir string) []StepRecord {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "metrics.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []StepRecord
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var r StepRecord
+		if err := json.Unmarshal([]byte(l), &r); err != nil {
+			t.Fatalf("metrics line %q: %v", l, err)
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func readSummaryFile(t *testing.T, dir string) *Summary {
+	t.Helper()
+	s, err := readSummary(dir)
+	if err != nil || s == nil {
+		t.Fatalf("summary.json of %s: %v", dir, err)
+	}
+	return s
+}
+
+// TestResumeFinishedRun resumes a finished one-epoch run: with the same
+// settings (nothing is written, the stored summary comes back), with other
+// settings (refused, one difference per field, nothing written), with
+// fewer epochs (refused), then with twice the epochs (the run is extended:
+// the first epoch's records are kept, the cosine LR continues on the curve
+// of the new length).
+func TestResumeFinishedRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a tiny run")
+	}
+	ctx := context.Background()
+	c := tinyConfig(t, "sgd")
+	c.Epochs = 1
+	first, err := Run(ctx, c, ioDiscard{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(first.EpochLog) != 1 || first.FinalLoss == 0 {
+		t.Fatalf("first run: %+v", first)
+	}
+	c.Resume = true
+
+	t.Run("complete", func(t *testing.T) {
+		before := snapshot(t, c.Out)
+		sum, err := Run(ctx, c, ioDiscard{})
+		if !errors.Is(err, ErrComplete) {
+			t.Fatalf("resuming a finished run: %v, want ErrComplete", err)
+		}
+		if sum == nil || !reflect.DeepEqual(sum.EpochLog, readSummaryFile(t, c.Out).EpochLog) || sum.FinalLoss != first.FinalLoss || sum.Steps != first.Steps {
+			t.Errorf("summary %+v, want the stored one %+v", sum, first)
+		}
+		sameFiles(t, "resume of a finished run", before, snapshot(t, c.Out))
+	})
+
+	t.Run("other settings", func(t *testing.T) {
+		before := snapshot(t, c.Out)
+		o := c
+		o.LR, o.BatchSize, o.Epochs = 2*c.LR, 4, 2
+		_, err := Run(ctx, o, ioDiscard{})
+		var me *MismatchError
+		if !errors.As(err, &me) {
+			t.Fatalf("changed --lr and --batch-size: %v, want a *MismatchError", err)
+		}
+		if want := []string{"BatchSize", "LR"}; !reflect.DeepEqual(me.Fields, want) {
+			t.Errorf("differing fields %q, want %q (Epochs may change)", me.Fields, want)
+		}
+		if me.Saved.LR != c.LR || me.Now.LR != o.LR {
+			t.Errorf("saved LR %v, now %v; want %v, %v", me.Saved.LR, me.Now.LR, c.LR, o.LR)
+		}
+		lines := strings.Split(err.Error(), "\n")
+		if len(lines) != 3 || !strings.Contains(err.Error(), fmt.Sprintf("lr: checkpoint %v, now %v", c.LR, o.LR)) {
+			t.Errorf("message %q: want a header and one line per field", err)
+		}
+		sameFiles(t, "refused resume", before, snapshot(t, c.Out))
+	})
+
+	t.Run("extend", func(t *testing.T) {
+		m1 := readMetrics(t, c.Out)
+		n := first.Steps
+		if len(m1) != n {
+			t.Fatalf("%d metrics lines for %d steps", len(m1), n)
+		}
+		o := c
+		o.Epochs = 2
+		sum, err := Run(ctx, o, ioDiscard{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sum.Epochs != 2 || sum.Steps != 2*n || len(sum.EpochLog) != 2 {
+			t.Fatalf("extended run: epochs %d steps %d log %d; want 2, %d, 2", sum.Epochs, sum.Steps, len(sum.EpochLog), 2*n)
+		}
+		if !reflect.DeepEqual(sum.EpochLog[0], first.EpochLog[0]) {
+			t.Errorf("epoch 1 record changed: %+v, was %+v", sum.EpochLog[0], first.EpochLog[0])
+		}
+		if got := readSummaryFile(t, c.Out); !reflect.DeepEqual(got.EpochLog, sum.EpochLog) {
+			t.Errorf("summary.json epoch log %+v, want %+v", got.EpochLog, sum.EpochLog)
+		}
+		m2 := readMetrics(t, c.Out)
+		if len(m2) != 2*n || !reflect.DeepEqual(m2[:n], m1) {
+			t.Fatalf("metrics after extending: %d lines (want %d), first %d kept: %v", len(m2), 2*n, n, reflect.DeepEqual(m2[:min(n, len(m2))], m1))
+		}
+		for i, r := range m2 {
+			// The cosine of the new length, evaluated at each step (no warm-up).
+			want := c.LR * (1 + math.Cos(math.Pi*float64(i)/float64(2*n))) / 2
+			if i >= n && math.Abs(r.LR-want) > 1e-12*c.LR {
+				t.Errorf("step %d: LR %v, want %v (cosine over %d steps)", r.Step, r.LR, want, 2*n)
+			}
+			if r.Step != i+1 {
+				t.Errorf("metrics line %d has step %d", i, r.Step)
+			}
+		}
+		// Now done: resuming again changes nothing, and --epochs 1 would
+		// end the run before what it has done.
+		before := snapshot(t, c.Out)
+		if _, err := Run(ctx, o, ioDiscard{}); !errors.Is(err, ErrComplete) {
+			t.Errorf("resuming the extended run: %v, want ErrComplete", err)
+		}
+		if _, err := Run(ctx, c, ioDiscard{}); err == nil || !strings.Contains(err.Error(), "--epochs 1") {
+			t.Errorf("resuming 2 done epochs with --epochs 1: %v, want a refusal naming --epochs 1", err)
+		}
+		sameFiles(t, "resume of the extended run", before, snapshot(t, c.Out))
+	})
+}

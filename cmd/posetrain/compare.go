@@ -51,21 +51,17 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.String("preset-protocol", "cpu", "cpu: the training issue's recipe (posenet-s 128x96, Adam 1e-3 cosine, 16 epochs); paper: SimpleBaseline ResNet-50 256x192, Adam 1e-3, 140 epochs, LR /10 at 90 and 120. Other flags override it")
-	finish := trainFlags(fs, cfg)
+	trainFlags(fs, cfg)
 	optims := fs.String("optims", "adam,sam,bsam", "comma-separated optimizers: sgd, adam, adamw, sam, bsam, bsam-center (bsam with --bsam-from-center)")
 	fs.IntVar(&cc.Seeds, "seeds", 3, "runs per optimizer (seeds --seed, --seed+1, ...)")
 	fs.StringVar(&cc.Out, "out", "runs/compare", "output folder: runs/, results.md, results.json, plots")
 	fs.IntVar(&cc.SharpBatches, "sharp-batches", 4, "fixed training batches for the flatness measures (-1: skip them)")
 	sharpFlags(fs, &cc.Sharp)
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args, nil); !ok {
+		return code
 	}
 	if cfg.Ann == "" || cfg.Images == "" || cfg.ValAnn == "" || cfg.ValImages == "" {
 		fmt.Fprintln(stderr, "posetrain compare: --ann, --images, --val-ann and --val-images are required")
-		return 2
-	}
-	if err := finish(); err != nil {
-		fmt.Fprintf(stderr, "posetrain compare: %v\n", err)
 		return 2
 	}
 	for _, o := range strings.Split(*optims, ",") {

@@ -35,10 +35,10 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	model := fs.String("model", "", "checkpoint (.safetensors)")
 	out := fs.String("out", "model.bin", "model file to write")
 	q8 := fs.Bool("int8", false, "store convolution weights as int8 with per-channel scales (about 4x smaller, ~1% output change)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args, nil); !ok {
+		return code
 	}
-	if *model == "" || fs.NArg() > 0 {
+	if *model == "" {
 		fmt.Fprintln(stderr, "posetrain export: --model is required (usage: posetrain export --model CKPT [--out model.bin] [--int8])")
 		return 2
 	}
