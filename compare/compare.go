@@ -271,6 +271,9 @@ func oneRun(ctx context.Context, cfg Config, name string, seed int64, dir string
 		}
 		fmt.Fprintf(progress, "compare: %s seed %d: training into %s (resume %v)\n", name, seed, dir, tc.Resume)
 		s, err := train.Run(ctx, tc, progress)
+		if errors.Is(err, train.ErrComplete) {
+			err = nil // trained to the end, summary.json not yet written
+		}
 		if err != nil {
 			return r, fmt.Errorf("compare: %s seed %d: %w", name, seed, err)
 		}
