@@ -125,7 +125,11 @@ func openResume(cfg Config, cfgJSON []byte) (*pose.Checkpoint, string, error) {
 	}
 	switch {
 	case cfg.Epochs < done:
-		return nil, path, fmt.Errorf("train: --resume: %s has trained %d epochs and %d steps of the next; --epochs %d would end the run before that", path, st.Epoch, st.EpochStep, cfg.Epochs)
+		trained := fmt.Sprintf("%d epochs", st.Epoch)
+		if st.EpochStep > 0 {
+			trained += fmt.Sprintf(" and %d steps of epoch %d", st.EpochStep, st.Epoch+1)
+		}
+		return nil, path, fmt.Errorf("train: --resume: %s has trained %s; --epochs %d cannot end the run before that", path, trained, cfg.Epochs)
 	case st.Epoch >= cfg.Epochs:
 		return ck, path, ErrComplete
 	}
