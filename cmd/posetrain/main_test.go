@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -11,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/bsampose/bsampose/synth"
+	"github.com/bsampose/bsampose/train"
 	"github.com/bsampose/bsampose/web"
 )
 
@@ -259,5 +261,27 @@ func TestResumeCLI(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(stdout), &ext); err != nil || ext.Epochs != 2 || len(ext.EpochLog) != 2 || string(ext.EpochLog[0]) != string(first.EpochLog[0]) {
 		t.Errorf("extended summary %s (%v): want 2 epochs, the first one's record unchanged (%s)", stdout, err, first.EpochLog[0])
+	}
+}
+
+// TestEveryRunSettingHasAFlag: every setting stored with a checkpoint (the
+// serialized fields of train.Config) is found by configFlags, so that a
+// refused resume names it in flag terms; --input covers two fields.
+func TestEveryRunSettingHasAFlag(t *testing.T) {
+	cfg := train.Defaults()
+	fs, _ := trainFlagSet(&cfg, io.Discard)
+	flags := configFlags(fs, &cfg)
+	typ := reflect.TypeOf(cfg)
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		if strings.HasPrefix(f.Tag.Get("json"), "-") {
+			continue
+		}
+		if flags[f.Name] == nil {
+			t.Errorf("Config.%s has no flag", f.Name)
+		}
+	}
+	if flags["InputH"] == nil || flags["InputH"] != flags["InputW"] || flags["InputH"].Name != "input" || flags["LR"].Name != "lr" {
+		t.Errorf("InputH, InputW, LR map to %v, %v, %v", flags["InputH"], flags["InputW"], flags["LR"])
 	}
 }
