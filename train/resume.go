@@ -112,6 +112,14 @@ func openResume(cfg Config, cfgJSON []byte) (*pose.Checkpoint, string, error) {
 	if st == nil {
 		return nil, path, fmt.Errorf("train: --resume: %s has no training state", path)
 	}
+	if last := filepath.Join(cfg.Out, "last.safetensors"); path != last {
+		// Continuing from an earlier checkpoint (best.safetensors) would
+		// train its later epochs again over the run's records of them.
+		if lst, err := pose.LoadCheckpoint(last); err == nil && lst.Meta.Train != nil && lst.Meta.Train.Step > st.Step {
+			return nil, path, fmt.Errorf("train: --resume=%s: the run has gone on to step %d (%s), past this checkpoint's step %d; continuing from it would overwrite the later epochs' records (copy it into a new --out to start a branch)",
+				cfg.ResumeFrom, lst.Meta.Train.Step, last, st.Step)
+		}
+	}
 	var saved Config
 	if err := json.Unmarshal(st.Config, &saved); err != nil {
 		return nil, path, fmt.Errorf("train: --resume: %s: settings: %w", path, err)

@@ -384,6 +384,10 @@ func TestResumeFinishedRun(t *testing.T) {
 		if len(m1) != n {
 			t.Fatalf("%d metrics lines for %d steps", len(m1), n)
 		}
+		early := filepath.Join(c.Out, "early.safetensors")
+		if b, err := os.ReadFile(filepath.Join(c.Out, "last.safetensors")); err != nil || os.WriteFile(early, b, 0o644) != nil {
+			t.Fatalf("copy of the epoch-1 checkpoint: %v", err)
+		}
 		o := c
 		o.Epochs = 2
 		sum, err := Run(ctx, o, ioDiscard{})
@@ -421,6 +425,13 @@ func TestResumeFinishedRun(t *testing.T) {
 		}
 		if _, err := Run(ctx, c, ioDiscard{}); err == nil || !strings.Contains(err.Error(), "--epochs 1") {
 			t.Errorf("resuming 2 done epochs with --epochs 1: %v, want a refusal naming --epochs 1", err)
+		}
+		// Continuing from the epoch-1 checkpoint would train epoch 2 again
+		// over its records.
+		back := o
+		back.Epochs, back.ResumeFrom = 3, early
+		if _, err := Run(ctx, back, ioDiscard{}); err == nil || !strings.Contains(err.Error(), "past this checkpoint") {
+			t.Errorf("resuming from an earlier checkpoint of the run: %v, want a refusal", err)
 		}
 		sameFiles(t, "resume of the extended run", before, snapshot(t, c.Out))
 	})
