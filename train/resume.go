@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -249,8 +250,8 @@ func completeSummary(cfg Config, st *pose.TrainState) (*Summary, error) {
 // has not seen (steps after st.Step in metrics.jsonl, epochs after
 // st.Epoch in epochs.jsonl: after a NaN stop or a crash they were logged
 // past the last checkpoint, and will be trained again). A file is only
-// rewritten when a line is dropped.
-func trimLogs(dir string, st *pose.TrainState) error {
+// rewritten when a line is dropped, which is reported on progress.
+func trimLogs(dir string, st *pose.TrainState, progress io.Writer) error {
 	for _, f := range []struct {
 		name string
 		keep func(step int, epoch float64) bool
@@ -287,6 +288,7 @@ func trimLogs(dir string, st *pose.TrainState) error {
 			if err := pose.WriteFileAtomic(path, kept.Bytes()); err != nil {
 				return fmt.Errorf("train: %w", err)
 			}
+			fmt.Fprintf(progress, "dropped %d lines of %s logged after the checkpoint (epoch %d, step %d); those steps are trained again\n", dropped, f.name, st.Epoch, st.Step)
 		}
 	}
 	return nil

@@ -168,7 +168,7 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Summary, error) 
 		var saved struct{ Epochs int }
 		json.Unmarshal(state.Config, &saved)
 		state.Config = cfgJSON // with the new Epochs, if they changed
-		if err := trimLogs(cfg.Out, state); err != nil {
+		if err := trimLogs(cfg.Out, state, progress); err != nil {
 			return nil, err
 		}
 		if history, err = readEpochs(cfg.Out, state.Epoch); err != nil {
