@@ -12,7 +12,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bsampose/bsampose/coco"
 	"github.com/bsampose/bsampose/pose"
+	"github.com/bsampose/bsampose/pose/data"
 	"github.com/bsampose/bsampose/synth"
 )
 
@@ -435,4 +437,40 @@ func TestResumeFinishedRun(t *testing.T) {
 		}
 		sameFiles(t, "resume of the extended run", before, snapshot(t, c.Out))
 	})
+}
+
+// TestInterruptKeepsEarlierEpochs: a run interrupted in its second epoch
+// and resumed ends with both epochs in its summary (epochs.jsonl carries
+// the first across the interruption).
+func TestInterruptKeepsEarlierEpochs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a tiny run")
+	}
+	c := tinyConfig(t, "sgd")
+	c.Epochs = 2
+	ds, err := coco.Load(c.Ann)
+	if err != nil {
+		t.Fatal(err)
+	}
+	perEpoch := len(data.Items(ds, c.Images)) / c.BatchSize
+	ctx, cancel := context.WithCancel(context.Background())
+	lossHook = func(step int, loss float64) float64 {
+		if step == perEpoch+1 {
+			cancel()
+		}
+		return loss
+	}
+	defer func() { lossHook = nil }()
+	if _, err := Run(ctx, c, ioDiscard{}); !errors.Is(err, ErrInterrupted) {
+		t.Fatalf("want ErrInterrupted, got %v", err)
+	}
+	lossHook = nil
+	c.Resume = true
+	sum, err := Run(context.Background(), c, ioDiscard{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sum.EpochLog) != 2 || sum.EpochLog[0].Epoch != 1 || sum.EpochLog[1].Epoch != 2 || sum.EpochLog[0].TrainLoss == 0 {
+		t.Errorf("epoch log after an interruption in epoch 2: %+v, want epochs 1 and 2", sum.EpochLog)
+	}
 }
