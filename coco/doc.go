@@ -15,8 +15,10 @@
 // 2.0 is read as 2 without a note). Input that would poison training
 // (keypoint arrays of the wrong length, NaN or Inf, negative box sizes,
 // unknown image ids, wrong top-level types, malformed JSON) is refused with
-// one *Error naming the file, the annotation and the field; the sentinel
-// errors (ErrSyntax, ErrKeypointsLength, ...) match it with errors.Is.
+// one *Error naming the file, the annotation (by its id wherever the id
+// stands in the record), the field (and element: keypoints[4]) and the
+// byte, line and column; the sentinel errors (ErrSyntax,
+// ErrKeypointsLength, ...) match it with errors.Is.
 //
 // Check summarises a dataset and verifies that every image file exists and
 // has a readable JPEG or PNG header. Write and WriteFile produce standard

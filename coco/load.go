@@ -37,14 +37,21 @@ var (
 //
 //	coco: person_keypoints.json: annotation 183545: keypoints: length 50, want 51 (3*17)
 //
-// Malformed JSON gives the byte offset (0-based), line and column (1-based)
-// in Msg. Unwrap returns one of the sentinel errors.
+// A wrong element of an array field is named by its index, the message
+// then reading on from the field:
+//
+//	coco: person_keypoints.json: annotation 77: keypoints[4] is a string, want a number at byte 4692 (line 120, column 15)
+//
+// The record is named by its id wherever the id stands in it, before or
+// after the bad field. Malformed JSON and wrong elements give the byte
+// offset (0-based), line and column (1-based) in Msg. Unwrap returns one
+// of the sentinel errors.
 type Error struct {
 	File  string // file name as given to Load or Parse
 	Where string // "annotation 183545", "annotation #12", "image 5", "category 1", "top level", ...
 	Field string // JSON field, "" when the record as a whole is wrong
-	Msg   string
-	Err   error // sentinel
+	Msg   string // starts with "[i]" when element i of Field is wrong
+	Err   error  // sentinel
 }
 
 func (e *Error) Error() string {
@@ -53,7 +60,9 @@ func (e *Error) Error() string {
 	for _, s := range []string{e.File, e.Where, e.Field} {
 		if s != "" {
 			b.WriteString(s)
-			b.WriteString(": ")
+			if s != e.Field || !strings.HasPrefix(e.Msg, "[") {
+				b.WriteString(": ")
+			}
 		}
 	}
 	b.WriteString(e.Msg)
@@ -184,11 +193,12 @@ func init() {
 // worker scans one byte range of the document and decodes values. Each
 // goroutine has its own.
 type worker struct {
-	name  string
-	data  []byte
-	it    *jsoniter.Iterator
-	err   error
-	stack []byte
+	name    string
+	data    []byte
+	it      *jsoniter.Iterator
+	err     error
+	stack   []byte
+	lenient bool // skip NaN and Infinity literals (see nonFinite)
 
 	// location of the value being read, for error messages
 	sec   string
@@ -234,10 +244,44 @@ func (w *worker) pos(off int) string {
 	return fmt.Sprintf("byte %d (line %d, column %d)", off, line, col)
 }
 
+// nameRecord names the record at v by its id in w.err when the error came
+// before the id was read, since the id may stand after the bad field. It
+// scans the record's members structurally up to "id", with a scratch
+// worker whose own errors are dropped: a record broken before its id
+// stays named by its index.
+func (w *worker) nameRecord(v int) {
+	e, ok := w.err.(*Error)
+	if !ok || w.hasID || w.sec == "top level" || v >= len(w.data) || w.data[v] != '{' {
+		return
+	}
+	pw := newWorker(w.name, w.data)
+	pw.lenient = true
+	var id int64
+	found := false
+	pw.object(v, func(key []byte, v int) int {
+		end := pw.skip(v)
+		if end < 0 {
+			return -1
+		}
+		if string(key) == "id" {
+			id, found = pw.readID(v, end)
+			return -1
+		}
+		return end
+	})
+	if found && pw.err == nil {
+		e.Where = fmt.Sprintf("%s %d", w.sec, id)
+	}
+}
+
 // synErr records a syntax error at byte off and returns -1. A NaN or
 // Infinity literal there is reported as ErrNonFinite.
 func (w *worker) synErr(off int, msg string) int {
-	rest := w.data[min(max(off, 0), len(w.data)):]
+	off = min(max(off, 0), len(w.data))
+	if off > 0 && w.data[off-1] == '-' && bytes.HasPrefix(w.data[off:], []byte("Infinity")) {
+		off-- // the scanner stops at the I of -Infinity
+	}
+	rest := w.data[off:]
 	if bytes.HasPrefix(rest, []byte("NaN")) || bytes.HasPrefix(rest, []byte("Infinity")) || bytes.HasPrefix(rest, []byte("-Infinity")) {
 		w.fail(ErrNonFinite, "NaN or Infinity at %s", w.pos(off))
 		return -1
@@ -247,6 +291,21 @@ func (w *worker) synErr(off int, msg string) int {
 	}
 	w.fail(ErrSyntax, "%s: %s", w.pos(off), msg)
 	return -1
+}
+
+// nonFinite returns the length of the NaN, Infinity or -Infinity literal
+// that b starts with when the worker is lenient (nameRecord's scratch
+// worker, which reads past such values to the id), else 0.
+func (w *worker) nonFinite(b []byte) int {
+	if !w.lenient {
+		return 0
+	}
+	for _, lit := range []string{"NaN", "Infinity", "-Infinity"} {
+		if bytes.HasPrefix(b, []byte(lit)) {
+			return len(lit)
+		}
+	}
+	return 0
 }
 
 func (w *worker) ws(i int) int {
@@ -297,6 +356,9 @@ func (w *worker) skip(i int) int {
 		case c == 't' && string(d[i:j]) == "true", c == 'f' && string(d[i:j]) == "false", c == 'n' && string(d[i:j]) == "null":
 		case c == '-' || (c >= '0' && c <= '9'):
 			if j < len(d) && d[j] == 'I' { // -Infinity
+				if n := w.nonFinite(d[i:]); n > 0 {
+					return i + n
+				}
 				return w.synErr(i, "")
 			}
 		default:
@@ -305,6 +367,9 @@ func (w *worker) skip(i int) int {
 		return j
 	case cOpen:
 	default:
+		if n := w.nonFinite(d[i:]); n > 0 {
+			return i + n
+		}
 		return w.synErr(i, fmt.Sprintf("invalid character %q looking for a value", d[i]))
 	}
 	st := append(w.stack[:0], d[i])
@@ -341,6 +406,10 @@ func (w *worker) skip(i int) int {
 				return j
 			}
 		default:
+			if n := w.nonFinite(d[j:]); n > 0 {
+				j += n
+				continue
+			}
 			return w.synErr(j, fmt.Sprintf("invalid character %q", c))
 		}
 	}
@@ -455,20 +524,24 @@ func (w *worker) array(i int, fn func(idx, v int) int) int {
 	}
 }
 
-// iterFail converts a jsoniter error on the value at v into w.err.
+// iterFail converts a jsoniter error on the value at v into w.err, in the
+// package's words (jsoniter's message names its internals).
 func (w *worker) iterFail(v int) {
 	msg := w.it.Error.Error()
-	if i := strings.Index(msg, ", error found in"); i >= 0 {
-		msg = msg[:i]
-	}
 	var ne *strconv.NumError
 	switch {
 	case errors.As(w.it.Error, &ne) && errors.Is(ne.Err, strconv.ErrRange):
 		w.fail(ErrNonFinite, "number out of float64 range at %s", w.pos(v))
 	case strings.Contains(msg, "overflow"):
 		w.fail(ErrValue, "integer out of int64 range at %s", w.pos(v))
+	case w.data[v] == '"':
+		w.fail(ErrSyntax, "invalid string (bad escape or control character) at %s", w.pos(v))
 	default:
-		w.fail(ErrType, "%s at %s", msg, w.pos(v))
+		e := v
+		for e < len(w.data) && class[w.data[e]] == cToken {
+			e++
+		}
+		w.fail(ErrSyntax, "invalid number %q at %s", w.data[v:e], w.pos(v))
 	}
 }
 
@@ -516,14 +589,46 @@ func (w *worker) numbers(v, e int) []float64 {
 		w.vals = append(w.vals, x)
 	}
 	if w.it.Error != nil {
-		if k := bytes.IndexAny(w.data[v:e], "NI"); k >= 0 {
-			w.synErr(v+k, "") // NaN or Infinity
-			return nil
-		}
-		w.iterFail(v)
+		w.elemFail(v)
 		return nil
 	}
 	return w.vals
+}
+
+// elemFail reports the first element of the array at v that is not a
+// finite number, by its index ("[4] is a string, want a number at byte
+// ..."; Error prints it after the field), or the syntax error that
+// stopped jsoniter. It is the slow path of numbers.
+func (w *worker) elemFail(v int) {
+	w.array(v, func(idx, ev int) int {
+		ee := w.skip(ev) // a syntax error, NaN or Infinity
+		if ee < 0 {
+			return -1
+		}
+		if t := typeOf(w.data[ev]); t != "number" {
+			w.fail(ErrType, "[%d] is %s, want a number at %s", idx, article(t), w.pos(ev))
+			return -1
+		}
+		w.reset(ev, ee)
+		w.it.ReadFloat64()
+		if w.it.Error != nil && w.it.Error != io.EOF {
+			w.iterFail(ev)
+			return -1
+		}
+		return ee
+	})
+	if w.err == nil {
+		w.fail(ErrSyntax, "malformed array at %s", w.pos(v))
+	}
+}
+
+// article returns a JSON type name with its indefinite article.
+func article(t string) string {
+	switch t[0] {
+	case 'a', 'o', 'i':
+		return "an " + t
+	}
+	return "a " + t
 }
 
 // str decodes the string at v (ending at e).
@@ -679,6 +784,7 @@ func (p *parser) parseImages(v int) int {
 			return e
 		})
 		if end < 0 {
+			w.nameRecord(v)
 			return -1
 		}
 		w.field = nil
@@ -737,12 +843,14 @@ func (p *parser) parseCategories(v int) int {
 					return -1
 				}
 				c.hasSkel = true
-				return w.array(v, func(_, v int) int {
+				return w.array(v, func(i, v int) int {
 					e := w.skip(v)
 					if e < 0 {
 						return -1
 					}
+					w.field = fmt.Appendf(nil, "skeleton[%d]", i)
 					c.skeleton = append(c.skeleton, append([]float64(nil), w.numbers(v, e)...))
+					w.field = key
 					return e
 				})
 			case "sigmas":
@@ -751,6 +859,7 @@ func (p *parser) parseCategories(v int) int {
 			return e
 		})
 		if end < 0 {
+			w.nameRecord(v)
 			return -1
 		}
 		w.field = nil
@@ -788,7 +897,17 @@ func (p *parser) parseAnnotations(v int) int {
 		}
 		starts = append(starts, int32(v), int32(idx))
 		w.sec, w.idx, w.hasID, w.field = "annotation", idx, false, nil
-		return w.skip(v)
+		e := w.skip(v)
+		if e < 0 {
+			// Parse the broken record in place for the field and the
+			// id the serial path would report.
+			skipErr := w.err
+			w.err = nil
+			if w.annotation(idx, v); w.err == nil {
+				w.err = skipErr
+			}
+		}
+		return e
 	})
 	if end < 0 || len(starts) == 0 {
 		p.anns, p.nvals = w.anns, w.nvals
@@ -925,6 +1044,7 @@ func (w *worker) annotation(idx, v int) int {
 		return e
 	})
 	if end < 0 {
+		w.nameRecord(v)
 		return -1
 	}
 	w.field = nil

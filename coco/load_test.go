@@ -388,7 +388,7 @@ func TestParseRefusals(t *testing.T) {
 		{"NaN in keypoints", string(doc(img1, `{"id": 7, "image_id": 1, "category_id": 1, `+full+`, "keypoints": [1, NaN, 2, 3,4,1, 0,0,0]}`, cat3)),
 			ErrNonFinite, []string{"coco: t.json: annotation 7: keypoints: NaN or Infinity at byte ", "line 1"}},
 		{"NaN before id", string(doc(img1, `{"keypoints": [1, 2, 2, 3,4,1, 0,0,0], "id": 8, "image_id": 1}, {"area": NaN, "id": 9}`, cat3)),
-			ErrNonFinite, []string{"coco: t.json: annotation #1: area: NaN or Infinity"}},
+			ErrNonFinite, []string{"coco: t.json: annotation 9: area: NaN or Infinity"}},
 		{"Infinity in bbox", string(doc(img1, `{"id": 7, "image_id": 1, "bbox": [1, 2, Infinity, 4]}`, cat3)),
 			ErrNonFinite, []string{"annotation 7: bbox: NaN or Infinity"}},
 		{"-Infinity in area", string(doc(img1, `{"id": 7, "image_id": 1, "area": -Infinity}`, cat3)),
@@ -404,7 +404,7 @@ func TestParseRefusals(t *testing.T) {
 		{"annotations string", `{"images": [], "annotations": "none"}`, ErrType, []string{"coco: t.json: top level: annotations: got string, want array"}},
 		{"categories number", `{"images": [], "annotations": [], "categories": 3}`, ErrType, []string{"top level: categories: got number, want array"}},
 		{"keypoints string", string(doc(img1, `{"id": 3, "image_id": 1, "keypoints": "1,2,2"}`, cat3)), ErrType, []string{"coco: t.json: annotation 3: keypoints: got string, want array"}},
-		{"keypoint element string", string(doc(img1, `{"id": 3, "image_id": 1, "keypoints": [1, "2", 2]}`, cat3)), ErrType, []string{"annotation 3: keypoints: "}},
+		{"keypoint element string", string(doc(img1, `{"id": 3, "image_id": 1, "keypoints": [1, "2", 2]}`, cat3)), ErrType, []string{"coco: t.json: annotation 3: keypoints[1] is a string, want a number at byte "}},
 		{"image file_name number", string(doc(`{"id": 4, "file_name": 12}`, ``, cat3)), ErrType, []string{"coco: t.json: image 4: file_name: got number, want string"}},
 		{"annotation not an object", string(doc(img1, `[1, 2]`, cat3)), ErrType, []string{"annotation #0: got array, want object"}},
 		{"missing comma", "{\"images\": [],\n \"annotations\": []\n \"categories\": []}", ErrSyntax, []string{"coco: t.json: top level: annotations: byte 35 (line 3, column 2): invalid character '\"' after an object value"}},
@@ -908,6 +908,78 @@ func TestParsePaths(t *testing.T) {
 			}
 			if name == "late error" && seq.err != "coco: x.json: annotation 5001: bbox: negative size w=-1 h=1" {
 				t.Errorf("late error = %q", seq.err)
+			}
+		})
+	}
+}
+
+// TestRefusalNamesTheRecord: a refused record is named by its id wherever
+// the id stands (here after the bad field, in a later line of the file),
+// the wrong element by its index and the place by byte, line and column,
+// in the package's words, on the sequential, small-file and parallel
+// paths alike.
+func TestRefusalNamesTheRecord(t *testing.T) {
+	good := `{"id": 1, "image_id": 1, "keypoints": [1, 2, 2, 3, 4, 1, 0, 0, 0]},` + "\n  "
+	tests := []struct {
+		name   string
+		record string // the second annotation, on line 2
+		at     string // the bad value, whose place the message gives ("": none)
+		want   error
+		msg    string // %s: the place of at
+	}{
+		{"element string, id last", `{"image_id": 1, "keypoints": [1, 2, 2, 3, "4", 1, 0, 0, 0], "id": 77}`, `"4"`,
+			ErrType, `annotation 77: keypoints[4] is a string, want a number at %s`},
+		{"element boolean, string id", `{"keypoints": [1, true, 2, 3, 4, 1, 0, 0, 0], "image_id": 1, "id": "0078"}`, `true`,
+			ErrType, `annotation 78: keypoints[1] is a boolean, want a number at %s`},
+		{"element object in bbox", `{"bbox": [1, {"x": 2}, 3, 4], "image_id": 1, "id": 79}`, `{"x"`,
+			ErrType, `annotation 79: bbox[1] is an object, want a number at %s`},
+		{"nested array in keypoints", `{"keypoints": [1, [2], 2, 3, 4, 1, 0, 0, 0], "id": 80}`, `[2]`,
+			ErrType, `annotation 80: keypoints[1] is an array, want a number at %s`},
+		{"keypoints a string", `{"keypoints": "1, 2, 2", "image_id": 1, "id": 81}`, ``,
+			ErrType, `annotation 81: keypoints: got string, want array`},
+		{"NaN, id last", `{"bbox": [1, NaN, 3, 4], "image_id": 1, "id": 82}`, `NaN`,
+			ErrNonFinite, `annotation 82: bbox: NaN or Infinity at %s`},
+		{"NaN in a skipped field, id last", `{"segmentation": [[1, 2, -Infinity]], "id": 83}`, `-Infinity`,
+			ErrNonFinite, `annotation 83: segmentation: NaN or Infinity at %s`},
+		{"invalid number, id last", `{"area": 1.2.3, "image_id": 1, "id": 84}`, `1.2.3`,
+			ErrSyntax, `annotation 84: area: invalid number "1.2.3" at %s`},
+		{"broken brackets after the id", `{"id": 85, "segmentation": [[1, 2}]}`, `}]}`,
+			ErrSyntax, `annotation 85: segmentation: %s: '}' closes '['`},
+		// Broken before the id: the id cannot be trusted, the index stands.
+		{"broken brackets before the id", `{"segmentation": [[1, 2}], "id": 86}`, `}], "id"`,
+			ErrSyntax, `annotation #1: segmentation: %s: '}' closes '['`},
+	}
+	place := func(data []byte, at string) string {
+		off := bytes.Index(data, []byte(at))
+		line := 1 + bytes.Count(data[:off], []byte("\n"))
+		return fmt.Sprintf("byte %d (line %d, column %d)", off, line, off-bytes.LastIndexByte(data[:off], '\n'))
+	}
+	parse := func(b []byte, procs, min int) error {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+		defer func(old int) { parallelMin = old }(parallelMin)
+		parallelMin = min
+		_, err := Parse("t.json", b)
+		return err
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			data := doc(img1, good+tc.record, cat3)
+			want := "coco: t.json: " + tc.msg
+			if tc.at != "" {
+				if !bytes.Contains([]byte(tc.record), []byte(tc.at)) {
+					t.Fatalf("%q is not in the record", tc.at)
+				}
+				// The first occurrence in the file is in the record.
+				want = fmt.Sprintf(want, place(data, tc.at))
+			}
+			for _, path := range []struct {
+				name       string
+				procs, min int
+			}{{"sequential", 1, 4 << 20}, {"small file", 2, 4 << 20}, {"parallel", 2, 0}} {
+				err := parse(data, path.procs, path.min)
+				if err == nil || err.Error() != want || !errors.Is(err, tc.want) {
+					t.Errorf("%s: error %v\nwant %s (%v)", path.name, err, want, tc.want)
+				}
 			}
 		})
 	}

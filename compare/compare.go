@@ -405,6 +405,9 @@ func oneRun(ctx context.Context, cfg Config, a Arm, seed int64, dir string, fina
 		fmt.Fprintf(progress, "compare: %s seed %d: training into %s (resume %v)\n", name, seed, dir, tc.Resume)
 		start := time.Now()
 		s, err := train.Run(ctx, tc, progress)
+		if errors.Is(err, train.ErrComplete) {
+			err = nil // trained to the end, summary.json not yet written
+		}
 		if werr := addSession(dir, start, tc.Resume); werr != nil && err == nil {
 			err = werr
 		}

@@ -52,12 +52,16 @@ type Config struct {
 
 	Workers  int    `json:"-"`
 	CacheMB  int64  `json:"-"` // decoded-image cache in MiB
-	Resume   bool   `json:"-"`
+	Resume   bool   `json:"-"` // continue the run in Out (see Run)
 	Seed     int64  `json:"seed"`
 	Out      string `json:"-"`
 	ValFlip  bool   `json:"val_flip"`
 	MaxSteps int    `json:"-"` // stop after this many optimizer steps in total (0: no limit); for tests
 	LogEvery int    `json:"-"` // metrics-log period in steps (default 1)
+
+	// ResumeFrom is the checkpoint Resume continues from, a file or a run
+	// folder inside Out ("": Out/last.safetensors).
+	ResumeFrom string `json:"-"`
 }
 
 // Defaults returns the recipe of the training issue: posenet-s at 128x96,

@@ -71,12 +71,40 @@ type StepRecord struct {
 	SignAgree float64 `json:"sign_agree,omitempty"`
 }
 
-// Run trains according to cfg, writing checkpoints, metrics.jsonl and
-// summary.json into cfg.Out, and progress to progress. It returns
-// ErrInterrupted (after saving) when ctx is cancelled.
+// Run trains according to cfg, writing checkpoints, metrics.jsonl,
+// epochs.jsonl and summary.json into cfg.Out, and progress to progress. It
+// returns ErrInterrupted (after saving) when ctx is cancelled.
+//
+// With cfg.Resume it continues the run from its checkpoint (see
+// Config.ResumeFrom): bit for bit as if it had not stopped when the
+// settings are the same. Only Epochs may change; any other difference is
+// a *MismatchError. A larger Epochs extends the run: the LR schedule is a
+// function of the step and of the run's total steps, so from the resumed
+// step on it is the schedule of the new length (cosine: the curve over
+// Epochs*stepsPerEpoch steps, evaluated from the current step; step: the
+// same milestones), and the logs and the summary keep the earlier epochs.
+// A run with no epoch left returns its stored summary and ErrComplete
+// without writing anything.
 func Run(ctx context.Context, cfg Config, progress io.Writer) (*Summary, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	cfgJSON, _ := json.Marshal(cfg)
+	var ck *pose.Checkpoint
+	var ckPath string
+	if cfg.Resume {
+		var err error
+		ck, ckPath, err = openResume(cfg, cfgJSON)
+		if errors.Is(err, ErrComplete) {
+			sum, serr := completeSummary(cfg, ck.Meta.Train)
+			if serr != nil {
+				return nil, serr
+			}
+			return sum, ErrComplete
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
 	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
 		return nil, fmt.Errorf("train: %w", err)
@@ -135,15 +163,29 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Summary, error) 
 		Preset: cfg.Preset, InputH: cfg.InputH, InputW: cfg.InputW, Joints: schema.K(),
 		Schema: pose.SchemaOf(schema), Codec: codec, Mean: dcfg.Mean, Std: dcfg.Std,
 	}
-	cfgJSON, _ := json.Marshal(cfg)
 	state := &pose.TrainState{Seed: cfg.Seed, Optim: cfg.Optim, Config: cfgJSON, BestScore: -1}
 	lastPath := filepath.Join(cfg.Out, "last.safetensors")
 	bestPath := filepath.Join(cfg.Out, "best.safetensors")
-	if cfg.Resume {
-		if state, err = resume(lastPath, cfgJSON, net, stepper, params); err != nil {
+	var history []EpochRecord
+	if ck != nil {
+		if err := restore(ck, ckPath, net, stepper, params); err != nil {
 			return nil, err
 		}
-		fmt.Fprintf(progress, "resuming %s at epoch %d, step %d\n", lastPath, state.Epoch+1, state.Step)
+		state = ck.Meta.Train
+		var saved struct{ Epochs int }
+		json.Unmarshal(state.Config, &saved)
+		state.Config = cfgJSON // with the new Epochs, if they changed
+		if err := trimLogs(cfg.Out, state, progress); err != nil {
+			return nil, err
+		}
+		if history, err = readEpochs(cfg.Out, state.Epoch); err != nil {
+			return nil, fmt.Errorf("train: %s: %w", filepath.Join(cfg.Out, epochsFile), err)
+		}
+		fmt.Fprintf(progress, "resuming %s at epoch %d, step %d\n", ckPath, state.Epoch+1, state.Step)
+		if saved.Epochs != cfg.Epochs {
+			fmt.Fprintf(progress, "the run now has %d epochs instead of %d: from step %d on, the %s LR schedule of %d epochs (%d steps); step %d has LR %.3g\n",
+				cfg.Epochs, saved.Epochs, state.Step+1, cfg.LRSchedule, cfg.Epochs, totalSteps, state.Step+1, lrSched.At(state.Step))
+		}
 	}
 
 	save := func(path string) error {
@@ -159,12 +201,30 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Summary, error) 
 		return pose.SaveCheckpoint(path, m, append(tensors, extra...))
 	}
 
-	metricsF, err := os.OpenFile(filepath.Join(cfg.Out, "metrics.jsonl"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	metricsF, err := os.OpenFile(filepath.Join(cfg.Out, metricsFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}
 	defer metricsF.Close()
 	metricsEnc := json.NewEncoder(metricsF)
+	epochsF, err := os.OpenFile(filepath.Join(cfg.Out, epochsFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
+	defer epochsF.Close()
+	if len(history) > 0 {
+		// A run written before epochs.jsonl existed: start it from
+		// summary.json's epoch log.
+		if st, err := epochsF.Stat(); err == nil && st.Size() == 0 {
+			enc := json.NewEncoder(epochsF)
+			for _, r := range history {
+				if err := enc.Encode(r); err != nil {
+					return nil, fmt.Errorf("train: epoch log: %w", err)
+				}
+			}
+		}
+	}
+	epochsEnc := json.NewEncoder(epochsF)
 
 	var valEval *pose.Evaluator
 	if valDS != nil {
@@ -173,7 +233,10 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Summary, error) 
 		valEval = pose.NewEvaluator(valDS, cfg.ValImages, net, codec, vcfg, cfg.BatchSize, cfg.Workers, cfg.ValFlip)
 	}
 
-	sum := &Summary{Last: lastPath}
+	sum := &Summary{Last: lastPath, EpochLog: history}
+	if n := len(history); n > 0 {
+		sum.FinalLoss, sum.Val = history[n-1].TrainLoss, history[n-1].Val
+	}
 	bar := newProgress(progress, totalSteps)
 	bar.done = state.Step
 	imgs := 0
@@ -279,6 +342,11 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Summary, error) 
 		} else {
 			fmt.Fprintf(progress, "epoch %d/%d  loss %.6f  (%.0fs, %.1f img/s)\n", epoch+1, cfg.Epochs, rec.TrainLoss, rec.Seconds, rec.ImgPerSec)
 		}
+		// The epoch's record goes before its checkpoint, so a crash
+		// between the two leaves a record that the resume drops.
+		if err := epochsEnc.Encode(rec); err != nil {
+			return nil, fmt.Errorf("train: epoch log: %w", err)
+		}
 		if err := save(lastPath); err != nil {
 			return nil, err
 		}
@@ -300,7 +368,7 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Summary, error) 
 		sum.ImgPerSec = float64(imgs) / sum.WallSeconds
 	}
 	js, _ := json.MarshalIndent(sum, "", "  ")
-	if err := pose.WriteFileAtomic(filepath.Join(cfg.Out, "summary.json"), append(js, '\n')); err != nil {
+	if err := pose.WriteFileAtomic(filepath.Join(cfg.Out, summaryFile), append(js, '\n')); err != nil {
 		return nil, err
 	}
 	return sum, nil
@@ -404,38 +472,4 @@ func optimTensors(s optim.Stepper, params []*optim.Param) ([]*pose.Tensor, map[s
 		counters[name] = int(n)
 	}
 	return out, counters, nil
-}
-
-func resume(path string, cfgJSON []byte, net *pose.Net, s optim.Stepper, params []*optim.Param) (*pose.TrainState, error) {
-	ck, err := pose.LoadCheckpoint(path)
-	if err != nil {
-		return nil, fmt.Errorf("train: --resume: %w", err)
-	}
-	if ck.Meta.Train == nil {
-		return nil, fmt.Errorf("train: --resume: %s has no training state", path)
-	}
-	if string(ck.Meta.Train.Config) != string(cfgJSON) {
-		return nil, fmt.Errorf("train: --resume: %s was trained with other settings:\n  saved: %s\n  now:   %s", path, ck.Meta.Train.Config, cfgJSON)
-	}
-	if err := ck.CopyInto(net.Params()); err != nil {
-		return nil, err
-	}
-	if err := ck.CopyInto(net.Buffers()); err != nil {
-		return nil, err
-	}
-	if sf, ok := s.(optim.Stateful); ok {
-		st := optim.State{Tensors: map[string][]float32{}, Steps: map[string]int64{}}
-		for name, t := range ck.Tensors {
-			if len(name) > 6 && name[:6] == "optim." {
-				st.Tensors[name[6:]] = t.Value
-			}
-		}
-		for name, n := range ck.Meta.Train.Counters {
-			st.Steps[name] = int64(n)
-		}
-		if err := sf.SetState(params, st); err != nil {
-			return nil, fmt.Errorf("train: --resume: %s: %w", path, err)
-		}
-	}
-	return ck.Meta.Train, nil
 }

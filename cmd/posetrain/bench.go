@@ -46,8 +46,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	steps := fs.Int("steps", 5, "timed iterations per measurement (after one warm-up)")
 	which := fs.String("optim", "all", "which steps to time: sgd | sam | bsam | all")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the timed iterations to this file")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args, nil); !ok {
+		return code
 	}
 	h, w := pose.DefaultInput(*preset)
 	if *input != "" {

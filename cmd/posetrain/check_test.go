@@ -76,7 +76,7 @@ func TestCheckCommand(t *testing.T) {
 		{"load error", []string{"--ann", broken}, 1, []string{"load error", "FATAL"},
 			[]string{"posetrain check: coco: " + broken + ": image 1: byte 22 (line 2, column 10)"}, ""},
 		{"no ann", []string{"--images", goodImages}, 2, nil, []string{"--ann is required", "usage: posetrain check"}, ""},
-		{"extra argument", []string{"--ann", good, "x"}, 2, nil, []string{"unexpected arguments"}, ""},
+		{"extra argument", []string{"--ann", good, "x"}, 2, nil, []string{`posetrain check: unexpected argument "x"`}, ""},
 		{"help", []string{"-h"}, 0, nil, []string{"usage: posetrain check"}, ""},
 	}
 	for _, tc := range tests {

@@ -55,7 +55,7 @@ func compareArms(list string, shared train.Config) ([]compare.Arm, error) {
 		fs := flag.NewFlagSet("arm "+sp.Text, flag.ContinueOnError)
 		fs.SetOutput(io.Discard)
 		maxSteps := cfg.MaxSteps // trainFlags registers --max-steps with default 0
-		finish := trainFlags(fs, &cfg)
+		trainFlags(fs, &cfg)
 		cfg.MaxSteps = maxSteps
 		fs.BoolVar(&cfg.FromCenter, "bsam-from-center", cfg.FromCenter, "")
 		var args []string
@@ -71,9 +71,6 @@ func compareArms(list string, shared train.Config) ([]compare.Arm, error) {
 		}
 		if fs.NArg() > 0 {
 			return nil, fmt.Errorf("arm %q: unexpected %q", sp.Text, fs.Args())
-		}
-		if err := finish(); err != nil {
-			return nil, fmt.Errorf("arm %q: %v", sp.Text, err)
 		}
 		arms = append(arms, compare.Arm{Name: sp.Name, Text: sp.Text, Train: cfg, Baseline: sp.Baseline})
 	}
@@ -96,7 +93,7 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.String("preset-protocol", "cpu", "cpu: the training issue's recipe (posenet-s 128x96, Adam 1e-3 cosine, 16 epochs); paper: SimpleBaseline ResNet-50 256x192, Adam 1e-3, 140 epochs, LR /10 at 90 and 120. Other flags override it")
-	finish := trainFlags(fs, cfg)
+	trainFlags(fs, cfg)
 	optims := fs.String("optims", "adam,sam,bsam", "comma-separated arms: sgd, adam, adamw, sam, bsam, bsam-center (bsam with --bsam-from-center), asam, absam (adaptive), each with optional per-arm training flags in brackets, e.g. 'sgd[lr=0.1],bsam[base=adam,lr=1e-3,rho-max=5e-4],absam[rho-max=0.5,baseline=sgd]'; name=N names an arm, baseline=ARM pairs it")
 	fs.IntVar(&cc.Dev, "dev", 0, "split --ann by image into train and N dev images (every k-th image by id, k = images/N); runs validate on dev, and --val-ann becomes the final report set (0: no split)")
 	fs.StringVar(&cc.FinalCheckpoint, "final-ckpt", "last", "checkpoint evaluated on the final set: last | best (best on the validation set)")
@@ -105,15 +102,11 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	fs.StringVar(&cc.Out, "out", "runs/compare", "output folder: runs/, results.md, results.json, plots")
 	fs.IntVar(&cc.SharpBatches, "sharp-batches", 4, "fixed training batches for the flatness measures (-1: skip them)")
 	sharpFlags(fs, &cc.Sharp)
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args, nil); !ok {
+		return code
 	}
 	if cfg.Ann == "" || cfg.Images == "" || cfg.ValAnn == "" || cfg.ValImages == "" {
 		fmt.Fprintln(stderr, "posetrain compare: --ann, --images, --val-ann and --val-images are required")
-		return 2
-	}
-	if err := finish(); err != nil {
-		fmt.Fprintf(stderr, "posetrain compare: %v\n", err)
 		return 2
 	}
 	arms, err := compareArms(*optims, *cfg)
@@ -162,8 +155,8 @@ func runSplit(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	ann := fs.String("ann", "", "training annotations (COCO keypoints JSON)")
 	n := fs.Int("dev", 500, "dev images: every k-th image by id, k = images/N")
 	out := fs.String("out", "", "output folder for train.json, dev.json, probe.json")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args, nil); !ok {
+		return code
 	}
 	if *ann == "" || *out == "" {
 		fmt.Fprintln(stderr, "usage: posetrain split --ann F --dev N --out DIR")

@@ -48,7 +48,7 @@ func TestCompareArms(t *testing.T) {
 		"sam[rho-maxx=1]":               `arm "sam[rho-maxx=1]": flag provided but not defined: -rho-maxx`,
 		"sgd,bsam[lr=abc]":              `arm "bsam[lr=abc]": invalid value "abc" for flag -lr`,
 		"adam[seed=3]":                  `arm "adam[seed=3]": seed is the comparison's`,
-		"sam[input=3x]":                 `arm "sam[input=3x]": --input`,
+		"sam[input=3x]":                 `arm "sam[input=3x]": invalid value "3x" for flag -input`,
 		"lion[lr=1]":                    `arm "lion[lr=1]": compare: unknown optimizer "lion"`,
 		"sam[rho-max=1],sam[rho-max=1]": "same name",
 	} {

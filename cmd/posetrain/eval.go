@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -63,15 +62,8 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "       posetrain eval --model CKPT --ann GT.json --images DIR [--flip] [--boxes DET.json] [--out DT.json] [--pck-norm bbox|torso|head] [--pck-thr 0.2]")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "posetrain eval: unexpected arguments %q\n", fs.Args())
-		return 2
+	if code, ok := parseFlags(fs, args, nil); !ok {
+		return code
 	}
 	if cfg.Model != "" {
 		if cfg.Ann == "" || cfg.Images == "" || cfg.Results != "" {

@@ -40,11 +40,11 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	format := fs.String("format", "bin", "bin (the browser's model file) | onnx")
 	opset := fs.Int("opset", onnx.DefaultOpset, fmt.Sprintf("ONNX opset, %d to %d (--format onnx)", onnx.MinOpset, onnx.MaxOpset))
 	q8 := fs.Bool("int8", false, "store convolution weights as int8 with per-channel scales (about 4x smaller, ~1% output change; --format bin)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args, nil); !ok {
+		return code
 	}
 	const usage = "usage: posetrain export --model CKPT [--format bin|onnx] [--out FILE] [--int8] [--opset 17]"
-	if *model == "" || fs.NArg() > 0 {
+	if *model == "" {
 		fmt.Fprintln(stderr, "posetrain export: --model is required ("+usage+")")
 		return 2
 	}

@@ -40,8 +40,8 @@ func runPredict(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	boxS := fs.String("box", "", "person box x,y,w,h in image pixels (default: the whole image)")
 	out := fs.String("out", "", "write the skeleton overlay to this PNG")
 	flip := fs.Bool("flip", false, "flip test")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args, nil); !ok {
+		return code
 	}
 	if *model == "" || *imgPath == "" {
 		fmt.Fprintln(stderr, "posetrain predict: --model and --image are required")

@@ -39,8 +39,8 @@ func runSharpness(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	sharpFlags(fs, &job.Config)
 	fs.StringVar(&job.Out, "out", "", "folder for sharpness.json and loss_profile.png (default: none written)")
 	asJSON := fs.Bool("json", false, "print the JSON report on stdout instead of the table")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args, nil); !ok {
+		return code
 	}
 	if job.Setup.Model == "" || job.Setup.Ann == "" || job.Setup.Images == "" {
 		fmt.Fprintln(stderr, "posetrain sharpness: --model, --ann and --images are required")

@@ -3,29 +3,31 @@ package main
 import (
 	"flag"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/bsampose/bsampose/train"
 )
 
 // trainFlags registers on fs the flags that set a training run (data,
 // network, schedule, optimizer hyperparameters, augmentation, loading,
-// seed), with cfg's current values as defaults. The returned function,
-// called after fs.Parse, applies the flags that need parsing (--input,
-// --lr-steps). train and compare share it.
-func trainFlags(fs *flag.FlagSet, cfg *train.Config) (finish func() error) {
+// seed), with cfg's current values as defaults. Every flag sets fields of
+// *cfg and nothing else, so configFlags can find a field's flag by address.
+// train and compare share it.
+func trainFlags(fs *flag.FlagSet, cfg *train.Config) {
 	fs.StringVar(&cfg.Ann, "ann", cfg.Ann, "training annotations (COCO keypoints JSON)")
 	fs.StringVar(&cfg.Images, "images", cfg.Images, "folder the training file_names are relative to")
 	fs.StringVar(&cfg.ValAnn, "val-ann", cfg.ValAnn, "validation annotations")
 	fs.StringVar(&cfg.ValImages, "val-images", cfg.ValImages, "validation images folder")
 	fs.StringVar(&cfg.Preset, "preset", cfg.Preset, "network: posenet-s | resnet18 | resnet50")
 	fs.StringVar(&cfg.Pretrained, "pretrained", cfg.Pretrained, "torchvision/timm ImageNet weights (.safetensors, .pth, .pt) for the resnet18/resnet50 backbone")
-	input := fs.String("input", "", "network input HxW, e.g. 128x96 (default: the preset's)")
+	fs.Var(hwFlag{&cfg.InputH, &cfg.InputW}, "input", "network input `HxW`, e.g. 128x96 (default: the preset's)")
 	fs.Float64Var(&cfg.Sigma, "sigma", cfg.Sigma, "heatmap Gaussian sigma in heatmap pixels (0: 2*H/64)")
 	fs.IntVar(&cfg.Epochs, "epochs", cfg.Epochs, "epochs")
 	fs.IntVar(&cfg.BatchSize, "batch-size", cfg.BatchSize, "batch size")
 	fs.Float64Var(&cfg.LR, "lr", cfg.LR, "peak learning rate")
 	fs.StringVar(&cfg.LRSchedule, "lr-schedule", cfg.LRSchedule, "cosine (to 0) | step")
-	steps := fs.String("lr-steps", "", "epochs at which the step schedule multiplies the LR by --lr-gamma, e.g. 90,120")
+	fs.Var((*epochList)(&cfg.LRSteps), "lr-steps", "`epochs` at which the step schedule multiplies the LR by --lr-gamma, e.g. 90,120")
 	fs.Float64Var(&cfg.LRGamma, "lr-gamma", cfg.LRGamma, "step schedule factor")
 	fs.IntVar(&cfg.WarmupIters, "warmup", cfg.WarmupIters, "linear warm-up iterations")
 	fs.Float64Var(&cfg.WarmupRatio, "warmup-ratio", cfg.WarmupRatio, "LR at iteration 0 as a fraction of --lr")
@@ -44,20 +46,47 @@ func trainFlags(fs *flag.FlagSet, cfg *train.Config) (finish func() error) {
 	fs.Int64Var(&cfg.CacheMB, "cache-mb", cfg.CacheMB, "decoded-image cache size in MiB")
 	fs.Int64Var(&cfg.Seed, "seed", cfg.Seed, "random seed (data order, augmentation, init); compare: the first seed")
 	fs.IntVar(&cfg.MaxSteps, "max-steps", 0, "stop after this many optimizer steps (0: no limit)")
-	return func() error {
-		if *input != "" {
-			h, w, err := parseHW(*input)
-			if err != nil {
-				return fmt.Errorf("--input: %w", err)
-			}
-			cfg.InputH, cfg.InputW = h, w
-		}
-		if *steps != "" {
-			var err error
-			if cfg.LRSteps, err = parseEpochs(*steps); err != nil {
-				return fmt.Errorf("--lr-steps: %w", err)
-			}
-		}
-		return nil
+}
+
+// hwFlag is a flag "HxW" (e.g. 128x96) that sets two ints.
+type hwFlag struct{ h, w *int }
+
+func (f hwFlag) String() string {
+	if f.h == nil || *f.h == 0 && *f.w == 0 {
+		return ""
 	}
+	return fmt.Sprintf("%dx%d", *f.h, *f.w)
+}
+
+func (f hwFlag) Set(s string) error {
+	h, w, err := parseHW(s)
+	if err == nil {
+		*f.h, *f.w = h, w
+	}
+	return err
+}
+
+// targets returns the fields the flag sets (see configFlags).
+func (f hwFlag) targets() []any { return []any{f.h, f.w} }
+
+// epochList is a flag of comma-separated epochs, e.g. "90,120".
+type epochList []int
+
+func (l *epochList) String() string {
+	if l == nil {
+		return ""
+	}
+	s := make([]string, len(*l))
+	for i, e := range *l {
+		s[i] = strconv.Itoa(e)
+	}
+	return strings.Join(s, ",")
+}
+
+func (l *epochList) Set(s string) error {
+	e, err := parseEpochs(s)
+	if err == nil {
+		*l = e
+	}
+	return err
 }
