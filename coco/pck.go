@@ -61,21 +61,7 @@ func PCK(pred, gt [][]Keypoint, norm []float64, thr float64) (mean float64, perJ
 			}
 		}
 	}
-	perJoint = make([]float64, k)
-	used := 0
-	for j := range perJoint {
-		if counted[j] == 0 {
-			perJoint[j] = -1
-			continue
-		}
-		perJoint[j] = float64(correct[j]) / float64(counted[j])
-		mean += perJoint[j]
-		used++
-	}
-	if used > 0 {
-		mean /= float64(used)
-	}
-	return mean, perJoint
+	return jointRates(correct, counted)
 }
 
 // BoxNorm is the PCK normaliser of mmpose's norm_item='bbox': the longer
@@ -215,7 +201,13 @@ func PCKFromHits(hits [][]int8) (mean float64, perJoint []float64) {
 			}
 		}
 	}
-	perJoint = make([]float64, k)
+	return jointRates(correct, counted)
+}
+
+// jointRates returns correct[j]/counted[j] per joint (-1 where a joint was
+// never counted) and their mean over the counted joints (0 if none).
+func jointRates(correct, counted []int) (mean float64, perJoint []float64) {
+	perJoint = make([]float64, len(counted))
 	used := 0
 	for j := range perJoint {
 		if counted[j] == 0 {
