@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/bsampose/bsampose/dist"
 	"github.com/bsampose/bsampose/pose"
 )
 
@@ -51,6 +52,11 @@ type Config struct {
 	ValFlip  bool   `json:"val_flip"`
 	MaxSteps int    `json:"-"` // stop after this many optimizer steps in total (0: no limit); for tests
 	LogEvery int    `json:"-"` // metrics-log period in steps (default 1)
+
+	// Data parallelism (train/dist.go). BatchSize is the global batch.
+	Comm           dist.Comm `json:"-"`                         // the ranks of the job; nil: one process
+	SharpnessSync  string    `json:"sharpness_sync,omitempty"`  // "" or "global": exact; "local": m-sharpness (SAM/BSAM)
+	SharpnessGroup int       `json:"sharpness_group,omitempty"` // m-sharpness: images per perturbation group (default: batch/ranks)
 }
 
 // Defaults returns the recipe of the training issue: posenet-s at 128x96,
