@@ -28,11 +28,12 @@ const (
 	defaultSynthSeed  = 1
 )
 
-func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) (code int) {
 	cfg := train.Defaults()
 	fs := flag.NewFlagSet("posetrain", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	finish := trainFlags(fs, &cfg)
+	openDist := distFlags(fs, &cfg) // --dist, --sharpness-sync, --sharpness-group: distflags.go
 	fs.StringVar(&cfg.Optim, "optim", cfg.Optim, "sgd | adam | adamw | sam | bsam")
 	fs.BoolVar(&cfg.FromCenter, "bsam-from-center", false, "BSAM: apply the update at w instead of the official w_min")
 	fs.StringVar(&cfg.Out, "out", cfg.Out, "output folder: checkpoints, metrics.jsonl, summary.json")
@@ -46,6 +47,15 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "posetrain: %v\n", err)
 		return 2
 	}
+	comm, err := openDist()
+	if err != nil {
+		fmt.Fprintf(stderr, "posetrain: %v\n", err)
+		return 2
+	}
+	defer func() { code = endDist(comm, code, stderr) }()
+	if comm.Rank() != 0 {
+		stdout = io.Discard // rank 0 prints the summary
+	}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err != nil {
@@ -58,7 +68,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	demo := cfg.Ann == ""
 	if demo {
-		if err := useSynthDefault(ctx, &cfg, fs, stderr); err != nil {
+		if err := inRankOrder(comm, func() error { return useSynthDefault(ctx, &cfg, fs, stderr) }); err != nil {
 			fmt.Fprintf(stderr, "posetrain: %v\n", err)
 			return 1
 		}
@@ -72,7 +82,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "posetrain: %v\n", err)
 		return 1
 	}
-	if demo {
+	if demo && comm.Rank() == 0 {
 		if err := demoOverlays(ctx, sum, cfg, stderr); err != nil {
 			fmt.Fprintf(stderr, "posetrain: overlays: %v\n", err)
 			return 1
