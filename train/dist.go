@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"reflect"
+	"time"
 
 	"github.com/bsampose/bsampose/dist"
 	"github.com/bsampose/bsampose/optim"
@@ -50,7 +51,8 @@ type distRun struct {
 	perRank    int  // images per rank and step
 	netBatch   int  // images per TrainStep: perRank/groups
 	evalGrads  bool
-	mean       *meanBase // local mode: the base optimizer's wrapper
+	mean       *meanBase      // local mode: the base optimizer's wrapper
+	inComm     *time.Duration // if not nil, gradFunc adds the time of its collectives
 
 	orig   context.Context    // the caller's context (signals)
 	cancel context.CancelFunc // cancels the agreed context; nil on one rank
@@ -288,6 +290,9 @@ func (d *distRun) gradFunc(net *pose.Net, x, target, weight []float32) optim.Gra
 		if err != nil || d.size == 1 || d.local {
 			return loss, err
 		}
+		if d.inComm != nil {
+			defer func(t0 time.Time) { *d.inComm += time.Since(t0) }(time.Now())
+		}
 		ts := net.Params()
 		f := d.pack(ts, true)
 		if err := d.comm.AllreduceSum32(f); err != nil {
@@ -306,6 +311,16 @@ func (d *distRun) gradFunc(net *pose.Net, x, target, weight []float32) optim.Gra
 		}
 		return d.loss[0] / float64(d.size), nil
 	}
+}
+
+// ExactGradFunc is the GradFunc of one rank in exact data parallelism (for
+// benchmarks): net.TrainStep on the rank's images (x: m*3*H*W NCHW, target:
+// m*K*h*w, weight: m*K, m = net.Batch()), then the gradients and the loss
+// replaced by their means over the ranks of comm. inComm, if not nil,
+// accumulates the wall time of the collectives (packing included).
+func ExactGradFunc(comm dist.Comm, net *pose.Net, x, target, weight []float32, inComm *time.Duration) optim.GradFunc {
+	d := &distRun{comm: comm, rank: comm.Rank(), size: comm.Size(), groups: 1, inComm: inComm}
+	return d.gradFunc(net, x, target, weight)
 }
 
 // step makes one optimizer step on the rank's batch b (d.perRank images)
