@@ -36,30 +36,51 @@ type Result struct {
 // OMPI_ALLOW_RUN_AS_ROOT variables.
 func Launch(t testing.TB, np int, scenario string, timeout time.Duration, env ...string) Result {
 	t.Helper()
-	mpirun, err := exec.LookPath("mpirun")
-	if err != nil {
-		t.Skip("mpirun not found (apt-get install openmpi-bin libopenmpi-dev)")
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	args := []string{"-np", fmt.Sprint(np), "--oversubscribe", "--bind-to", "none",
-		"--mca", "btl", "tcp,self", "--mca", "btl_tcp_if_include", "lo", "--mca", "oob_tcp_if_include", "lo",
-		os.Args[0], "-test.run", "^TestMPIChild$", "-test.v", "-test.count=1"}
-	cmd := exec.CommandContext(ctx, mpirun, args...)
-	cmd.Env = append(os.Environ(), EnvScenario+"="+scenario)
-	if os.Getuid() == 0 {
-		cmd.Env = append(cmd.Env, "OMPI_ALLOW_RUN_AS_ROOT=1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1")
-	}
-	cmd.Env = append(cmd.Env, env...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	start := time.Now()
-	err = cmd.Run()
-	r := Result{Output: out.String(), Err: err, Elapsed: time.Since(start)}
+	j := Start(t, ctx, np, scenario, env...)
+	r := j.Wait()
 	if ctx.Err() != nil {
 		r.Err = fmt.Errorf("mpirun did not finish within %v: %w", timeout, ctx.Err())
 	}
 	return r
+}
+
+// Job is a running mpirun.
+type Job struct {
+	Cmd   *exec.Cmd
+	out   bytes.Buffer
+	start time.Time
+}
+
+// Start is Launch without the wait: the job is killed when ctx ends.
+func Start(t testing.TB, ctx context.Context, np int, scenario string, env ...string) *Job {
+	t.Helper()
+	mpirun, err := exec.LookPath("mpirun")
+	if err != nil {
+		t.Skip("mpirun not found (apt-get install openmpi-bin libopenmpi-dev)")
+	}
+	args := []string{"-np", fmt.Sprint(np), "--oversubscribe", "--bind-to", "none",
+		"--mca", "btl", "tcp,self", "--mca", "btl_tcp_if_include", "lo", "--mca", "oob_tcp_if_include", "lo",
+		os.Args[0], "-test.run", "^TestMPIChild$", "-test.v", "-test.count=1"}
+	j := &Job{Cmd: exec.CommandContext(ctx, mpirun, args...)}
+	j.Cmd.Env = append(os.Environ(), EnvScenario+"="+scenario)
+	if os.Getuid() == 0 {
+		j.Cmd.Env = append(j.Cmd.Env, "OMPI_ALLOW_RUN_AS_ROOT=1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1")
+	}
+	j.Cmd.Env = append(j.Cmd.Env, env...)
+	j.Cmd.Stdout, j.Cmd.Stderr = &j.out, &j.out
+	j.start = time.Now()
+	if err := j.Cmd.Start(); err != nil {
+		t.Fatalf("start mpirun: %v", err)
+	}
+	return j
+}
+
+// Wait waits for the job to end.
+func (j *Job) Wait() Result {
+	err := j.Cmd.Wait()
+	return Result{Output: j.out.String(), Err: err, Elapsed: time.Since(j.start)}
 }
 
 // Fatal fails t with the result's output, indented.
