@@ -321,3 +321,26 @@ func TestDistRejects(t *testing.T) {
 		}
 	}
 }
+
+// TestDistNaNStopsEveryRank: a NaN loss (the same on every rank in exact
+// mode, where the loss is reduced) stops both ranks at the same step
+// without a hang.
+func TestDistNaNStopsEveryRank(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains tiny runs")
+	}
+	c := distConfig(t, "sam")
+	lossHook = func(step int, loss float64) float64 {
+		if step == 2 {
+			return math.NaN()
+		}
+		return loss
+	}
+	defer func() { lossHook = nil }()
+	_, errs := runRanks(2, c, nil)
+	for r, err := range errs {
+		if err == nil || !strings.Contains(err.Error(), "step 2") || !strings.Contains(err.Error(), "NaN") {
+			t.Fatalf("rank %d: %v, want a NaN stop at step 2", r, err)
+		}
+	}
+}
