@@ -138,6 +138,26 @@ func distBase(cfg Config, b optim.Optimizer) optim.Optimizer {
 // leader reports whether this rank logs, validates and writes files.
 func (d *distRun) leader() bool { return d.rank == 0 }
 
+// mkdirOut creates the output folder on rank 0 (the other ranks write
+// nothing, so their machines need no --out).
+func (d *distRun) mkdirOut(dir string) error {
+	if !d.leader() {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	return nil
+}
+
+// outPath returns path on rank 0 and os.DevNull on the others.
+func (d *distRun) outPath(path string) string {
+	if d.leader() {
+		return path
+	}
+	return os.DevNull
+}
+
 // progress returns w on rank 0 and io.Discard on the others.
 func (d *distRun) progress(w io.Writer) io.Writer {
 	if d.leader() {

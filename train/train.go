@@ -84,8 +84,8 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Summary, error) 
 	}
 	defer d.close()
 	progress = d.progress(progress)
-	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
-		return nil, fmt.Errorf("train: %w", err)
+	if err := d.mkdirOut(cfg.Out); err != nil {
+		return nil, err
 	}
 	start := time.Now()
 
@@ -166,7 +166,7 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Summary, error) 
 		return pose.SaveCheckpoint(path, m, append(tensors, extra...))
 	}
 
-	metricsF, err := os.OpenFile(filepath.Join(cfg.Out, "metrics.jsonl"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	metricsF, err := os.OpenFile(d.outPath(filepath.Join(cfg.Out, "metrics.jsonl")), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}
