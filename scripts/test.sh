@@ -10,7 +10,7 @@ echo "== unit tests (host)"
 go test -count=1 ./...
 
 echo "== race detector on the concurrent packages"
-go test -count=1 -race -short ./coco/ ./pose/data/ ./pose/kern/ ./optim/
+go test -count=1 -race -short ./coco/ ./pose/data/ ./pose/kern/ ./optim/ ./dist/
 
 echo "== wasm build and tests"
 if [ -d cmd/posewasm ]; then GOOS=js GOARCH=wasm go build -o /dev/null ./cmd/posewasm; fi

@@ -5,6 +5,7 @@ import (
 	"math"
 	"strings"
 
+	"github.com/bsampose/bsampose/dist"
 	"github.com/bsampose/bsampose/optim"
 	"github.com/bsampose/bsampose/pose"
 )
@@ -62,6 +63,11 @@ type Config struct {
 	// ResumeFrom is the checkpoint Resume continues from, a file or a run
 	// folder inside Out ("": Out/last.safetensors).
 	ResumeFrom string `json:"-"`
+
+	// Data parallelism (train/dist.go). BatchSize is the global batch.
+	Comm           dist.Comm `json:"-"`                         // the ranks of the job; nil: one process
+	SharpnessSync  string    `json:"sharpness_sync,omitempty"`  // "" or "global": exact; "local": m-sharpness (SAM/BSAM)
+	SharpnessGroup int       `json:"sharpness_group,omitempty"` // m-sharpness: images per perturbation group (default: batch/ranks)
 }
 
 // Defaults returns the recipe of the training issue: posenet-s at 128x96,

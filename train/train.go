@@ -89,13 +89,21 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Summary, error) 
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	d, ctx, err := newDistRun(ctx, &cfg) // data parallelism: train/dist.go
+	if err != nil {
+		return nil, err
+	}
+	defer d.close()
+	progress = d.progress(progress)
 	cfgJSON, _ := json.Marshal(cfg)
 	var ck *pose.Checkpoint
 	var ckPath string
 	if cfg.Resume {
-		var err error
-		ck, ckPath, err = openResume(cfg, cfgJSON)
+		ck, ckPath, err = d.openResume(cfg, cfgJSON)
 		if errors.Is(err, ErrComplete) {
+			if !d.leader() {
+				return &Summary{}, ErrComplete
+			}
 			sum, serr := completeSummary(cfg, ck.Meta.Train)
 			if serr != nil {
 				return nil, serr
@@ -106,8 +114,8 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Summary, error) 
 			return nil, err
 		}
 	}
-	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
-		return nil, fmt.Errorf("train: %w", err)
+	if err := d.mkdirOut(cfg.Out); err != nil {
+		return nil, err
 	}
 	start := time.Now()
 
@@ -118,7 +126,7 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Summary, error) 
 		return nil, err
 	}
 	var valDS *coco.Dataset
-	if cfg.ValAnn != "" {
+	if cfg.ValAnn != "" && d.leader() {
 		if valDS, err = loadChecked(cfg.ValAnn, cfg.ValImages, progress); err != nil {
 			return nil, err
 		}
@@ -137,14 +145,14 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Summary, error) 
 	}
 	dcfg := data.Config{InputW: cfg.InputW, InputH: cfg.InputH, Mean: data.ImageNetMean, Std: data.ImageNetStd, DropLast: true, CacheBytes: cfg.CacheMB << 20}
 	aug := &data.Aug{ScaleFactor: cfg.ScaleFactor, RotFactor: cfg.RotFactor, RotProb: cfg.RotProb, FlipProb: cfg.FlipProb}
-	loader, err := data.NewLoader(items, dcfg, aug, codec, schema.FlipPairs, cfg.BatchSize, cfg.Workers, cfg.Seed)
+	loader, err := data.NewLoader(items, dcfg, aug, codec, schema.FlipPairs, d.perRank, cfg.Workers, cfg.Seed)
 	if err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}
 	stepsPerEpoch := len(items) / cfg.BatchSize // drop_last
 	totalSteps := stepsPerEpoch * cfg.Epochs
 
-	net, err := pose.New(pose.Config{Preset: cfg.Preset, InputH: cfg.InputH, InputW: cfg.InputW, Joints: schema.K()}, cfg.BatchSize, cfg.Seed)
+	net, err := pose.New(pose.Config{Preset: cfg.Preset, InputH: cfg.InputH, InputW: cfg.InputW, Joints: schema.K()}, d.netBatch, cfg.Seed)
 	if err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}
@@ -158,6 +166,9 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Summary, error) 
 	}
 	params := optimParams(net.Params())
 	stepper, lrSched, rhoSched := buildOptimizer(cfg, totalSteps, stepsPerEpoch)
+	if err := d.setup(loader, stepper); err != nil {
+		return nil, err
+	}
 
 	meta := pose.Meta{
 		Preset: cfg.Preset, InputH: cfg.InputH, InputW: cfg.InputW, Joints: schema.K(),
@@ -175,20 +186,27 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Summary, error) 
 		var saved struct{ Epochs int }
 		json.Unmarshal(state.Config, &saved)
 		state.Config = cfgJSON // with the new Epochs, if they changed
-		if err := trimLogs(cfg.Out, state, progress); err != nil {
-			return nil, err
-		}
-		if history, err = readEpochs(cfg.Out, state.Epoch); err != nil {
-			return nil, fmt.Errorf("train: %s: %w", filepath.Join(cfg.Out, epochsFile), err)
+		if d.leader() {
+			if err := trimLogs(cfg.Out, state, progress); err != nil {
+				return nil, err
+			}
+			if history, err = readEpochs(cfg.Out, state.Epoch); err != nil {
+				return nil, fmt.Errorf("train: %s: %w", filepath.Join(cfg.Out, epochsFile), err)
+			}
 		}
 		fmt.Fprintf(progress, "resuming %s at epoch %d, step %d\n", ckPath, state.Epoch+1, state.Step)
 		if saved.Epochs != cfg.Epochs {
 			fmt.Fprintf(progress, "the run now has %d epochs instead of %d: from step %d on, the %s LR schedule of %d epochs (%d steps); step %d has LR %.3g\n",
 				cfg.Epochs, saved.Epochs, state.Step+1, cfg.LRSchedule, cfg.Epochs, totalSteps, state.Step+1, lrSched.At(state.Step))
 		}
+	} else if err := d.broadcastNet(net); err != nil {
+		return nil, err
 	}
 
 	save := func(path string) error {
+		if !d.leader() {
+			return nil
+		}
 		m := meta
 		st := *state
 		m.Train = &st
@@ -201,13 +219,13 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Summary, error) 
 		return pose.SaveCheckpoint(path, m, append(tensors, extra...))
 	}
 
-	metricsF, err := os.OpenFile(filepath.Join(cfg.Out, metricsFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	metricsF, err := os.OpenFile(d.outPath(filepath.Join(cfg.Out, metricsFile)), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}
 	defer metricsF.Close()
 	metricsEnc := json.NewEncoder(metricsF)
-	epochsF, err := os.OpenFile(filepath.Join(cfg.Out, epochsFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	epochsF, err := os.OpenFile(d.outPath(filepath.Join(cfg.Out, epochsFile)), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}
@@ -269,10 +287,7 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Summary, error) 
 				rhoMin = rhoSched.At(state.Step)
 				bs.SetRhoMin(rhoMin)
 			}
-			grad := func(pass optim.Pass) (float64, error) {
-				return net.TrainStep(b.X, b.Target, b.Weight, pass == optim.PassCenter)
-			}
-			loss, err := stepper.Step(params, grad)
+			loss, err := d.step(stepper, params, net, b) // runs net.TrainStep per pass
 			if err != nil {
 				return nil, fmt.Errorf("train: step %d: %w", state.Step+1, err)
 			}
@@ -284,15 +299,15 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Summary, error) 
 			}
 			state.Step++
 			state.EpochStep++
-			imgs += b.N
+			imgs += b.N * d.size
 			lossSum += loss
 			lossN++
 			dt := time.Since(t0).Seconds()
-			st := stepper.Last()
-			if state.Step%cfg.LogEvery == 0 {
+			st := d.last
+			if d.leader() && state.Step%cfg.LogEvery == 0 {
 				rec := StepRecord{
 					Step: state.Step, Epoch: float64(epoch) + float64(state.EpochStep)/float64(stepsPerEpoch),
-					Loss: loss, LR: lr, GradNorm: st.GradNorm, ImgPerS: float64(b.N) / dt,
+					Loss: loss, LR: lr, GradNorm: st.GradNorm, ImgPerS: float64(b.N*d.size) / dt,
 					AscentGradNorm: st.AscentGradNorm, DescentGradNorm: st.DescentGradNorm,
 					MaxS: st.MaxS, MinS: st.MinS, RhoMin: rhoMin,
 					CosUG: st.CosUG, CoefG: st.CoefG, SignAgree: st.SignAgree,
@@ -301,13 +316,16 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Summary, error) 
 					return nil, fmt.Errorf("train: metrics log: %w", err)
 				}
 			}
-			bar.update(state.Step, epoch+1, cfg.Epochs, loss, float64(b.N)/dt)
+			bar.update(state.Step, epoch+1, cfg.Epochs, loss, float64(b.N*d.size)/dt)
 			if cfg.MaxSteps > 0 && state.Step >= cfg.MaxSteps {
 				break
 			}
 		}
 		bar.finishLine()
 		if ctx.Err() != nil {
+			if err := d.syncBuffers(net); err != nil {
+				return nil, err
+			}
 			if err := save(lastPath); err != nil {
 				return nil, err
 			}
@@ -323,6 +341,9 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Summary, error) 
 		if !partial {
 			state.Epoch = epoch + 1
 			state.EpochStep = 0
+		}
+		if err := d.syncBuffers(net); err != nil {
+			return nil, err
 		}
 		if valEval != nil {
 			m, err := valEval.Run(ctx)
@@ -368,6 +389,9 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Summary, error) 
 		sum.ImgPerSec = float64(imgs) / sum.WallSeconds
 	}
 	js, _ := json.MarshalIndent(sum, "", "  ")
+	if !d.leader() {
+		return sum, nil
+	}
 	if err := pose.WriteFileAtomic(filepath.Join(cfg.Out, summaryFile), append(js, '\n')); err != nil {
 		return nil, err
 	}
@@ -416,6 +440,7 @@ func buildOptimizer(cfg Config, totalSteps, stepsPerEpoch int) (optim.Stepper, o
 	default:
 		b = optim.NewAdam(cfg.LR, 0.9, 0.999, 1e-8, cfg.WeightDecay)
 	}
+	b = distBase(cfg, b) // m-sharpness across ranks and groups: train/dist.go
 	var s optim.Stepper
 	switch name {
 	case "sam":

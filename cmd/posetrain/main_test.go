@@ -269,7 +269,7 @@ func TestResumeCLI(t *testing.T) {
 // refused resume names it in flag terms; --input covers two fields.
 func TestEveryRunSettingHasAFlag(t *testing.T) {
 	cfg := train.Defaults()
-	fs, _ := trainFlagSet(&cfg, io.Discard)
+	fs, _, _ := trainFlagSet(&cfg, io.Discard)
 	flags := configFlags(fs, &cfg)
 	typ := reflect.TypeOf(cfg)
 	for i := range typ.NumField() {

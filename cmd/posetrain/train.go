@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/bsampose/bsampose/dist"
 	"github.com/bsampose/bsampose/synth"
 	"github.com/bsampose/bsampose/train"
 )
@@ -29,13 +30,15 @@ const (
 	defaultSynthSeed  = 1
 )
 
-// trainFlagSet returns the flags of a training run bound to *cfg, and the
-// --cpuprofile path they fill. Its usage (-h, --help, posetrain help)
-// lists the commands first, then these flags.
-func trainFlagSet(cfg *train.Config, stderr io.Writer) (fs *flag.FlagSet, cpuprofile *string) {
+// trainFlagSet returns the flags of a training run bound to *cfg, the
+// --cpuprofile path they fill and the opener of the --dist engine. Its
+// usage (-h, --help, posetrain help) lists the commands first, then these
+// flags.
+func trainFlagSet(cfg *train.Config, stderr io.Writer) (fs *flag.FlagSet, cpuprofile *string, openDist func() (dist.Comm, error)) {
 	fs = flag.NewFlagSet("posetrain", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	trainFlags(fs, cfg)
+	openDist = distFlags(fs, cfg) // --dist, --sharpness-sync, --sharpness-group: distflags.go
 	fs.StringVar(&cfg.Optim, "optim", cfg.Optim, "sgd | adam | adamw | sam | bsam")
 	fs.BoolVar(&cfg.FromCenter, "bsam-from-center", false, "BSAM: apply the update at w instead of the official w_min")
 	fs.StringVar(&cfg.Out, "out", cfg.Out, "output folder: checkpoints, metrics.jsonl, epochs.jsonl, summary.json")
@@ -48,7 +51,7 @@ func trainFlagSet(cfg *train.Config, stderr io.Writer) (fs *flag.FlagSet, cpupro
 		fmt.Fprintln(w, "\ntraining flags (posetrain [flags], posetrain train [flags]):")
 		fs.PrintDefaults()
 	}
-	return fs, cpuprofile
+	return fs, cpuprofile, openDist
 }
 
 // resumeFlag is --resume (a boolean) or --resume=PATH, which also sets
@@ -84,9 +87,9 @@ func resumeHint(prev, stray string) string {
 	return ""
 }
 
-func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) (code int) {
 	cfg := train.Defaults()
-	fs, cpuprofile := trainFlagSet(&cfg, stderr)
+	fs, cpuprofile, openDist := trainFlagSet(&cfg, stderr)
 	if code, ok := parseFlags(fs, args, resumeHint); !ok {
 		return code
 	}
@@ -98,6 +101,15 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			cfg.Out = filepath.Dir(cfg.Out)
 		}
 		set["out"] = true
+	}
+	comm, err := openDist()
+	if err != nil {
+		fmt.Fprintf(stderr, "posetrain: %v\n", err)
+		return 2
+	}
+	defer func() { code = endDist(comm, code, stderr) }()
+	if comm.Rank() != 0 {
+		stdout = io.Discard // rank 0 prints the summary
 	}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
@@ -111,7 +123,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	demo := cfg.Ann == ""
 	if demo {
-		if err := useSynthDefault(ctx, &cfg, set, stderr); err != nil {
+		if err := inRankOrder(comm, func() error { return useSynthDefault(ctx, &cfg, set, stderr) }); err != nil {
 			fmt.Fprintf(stderr, "posetrain: %v\n", err)
 			return 1
 		}
@@ -136,7 +148,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "posetrain: %v\n", err)
 		return 1
 	}
-	if demo {
+	if demo && comm.Rank() == 0 {
 		if err := demoOverlays(ctx, sum, cfg, stderr); err != nil {
 			fmt.Fprintf(stderr, "posetrain: overlays: %v\n", err)
 			return 1

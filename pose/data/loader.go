@@ -46,6 +46,8 @@ type Loader struct {
 
 	mu    sync.Mutex
 	spare []*Batch // batches kept between epochs
+
+	rank, size int // Shard; size 0 or 1: the whole epoch
 }
 
 // NewLoader returns a loader over items. A nil aug means evaluation: no
@@ -102,10 +104,11 @@ func NewLoader(items []Item, cfg Config, aug *Aug, codec heatmap.Codec, flipPair
 
 // Len returns the number of batches per epoch.
 func (l *Loader) Len() int {
+	n := l.shardLen()
 	if l.cfg.DropLast {
-		return len(l.items) / l.batchSize
+		return n / l.batchSize
 	}
-	return (len(l.items) + l.batchSize - 1) / l.batchSize
+	return (n + l.batchSize - 1) / l.batchSize
 }
 
 // Cache returns the decoded-image cache, or nil when there is none.
@@ -120,17 +123,18 @@ func mix(x uint64) uint64 {
 }
 
 // Order returns the item indices of an epoch: a permutation drawn from
-// (seed, epoch) in training, the identity in evaluation.
+// (seed, epoch) in training, the identity in evaluation; after Shard, this
+// rank's part of it.
 func (l *Loader) Order(epoch int) []int {
 	if l.aug == nil {
 		o := make([]int, len(l.items))
 		for i := range o {
 			o[i] = i
 		}
-		return o
+		return l.shard(o)
 	}
 	r := rand.New(rand.NewPCG(mix(uint64(l.seed)), mix(uint64(epoch)^0x5eed)))
-	return r.Perm(len(l.items))
+	return l.shard(r.Perm(len(l.items)))
 }
 
 // SampleRand returns the random source of item index i in an epoch.
