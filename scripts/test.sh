@@ -15,7 +15,7 @@ go test -count=1 -race -short ./coco/ ./pose/data/ ./pose/kern/ ./optim/ ./dist/
 echo "== wasm build and tests"
 if [ -d cmd/posewasm ]; then GOOS=js GOARCH=wasm go build -o /dev/null ./cmd/posewasm; fi
 wasm_pkgs=""
-for p in ./heatmap ./coco ./optim ./pose/kern ./pose/geom ./pose/infer; do [ -d "$p" ] && wasm_pkgs="$wasm_pkgs $p"; done
+for p in ./heatmap ./coco ./optim ./pose/kern ./pose/geom ./pose/arch ./pose/infer; do [ -d "$p" ] && wasm_pkgs="$wasm_pkgs $p"; done
 PATH="$PATH:$(go env GOROOT)/lib/wasm" GOOS=js GOARCH=wasm go test -count=1 $wasm_pkgs
 
 echo "== fuzz targets (a few seconds each)"
