@@ -1,0 +1,26 @@
+package bsampose
+
+import (
+	"embed"
+	"io/fs"
+)
+
+// wasmSource is the source of cmd/posewasm and its in-module imports.
+// Keep the list in step with `GOOS=js GOARCH=wasm go list -deps
+// ./cmd/posewasm` (TestWasmSourceCoversDeps fails otherwise).
+//
+//go:embed go.mod
+//go:embed cmd/posewasm/*.go
+//go:embed pose/infer/*.go
+//go:embed pose/geom/*.go
+//go:embed pose/kern/*.go
+//go:embed heatmap/*.go
+var wasmSource embed.FS
+
+// WasmPackage is the package path, relative to the module root, of the
+// browser inference module in WasmSource.
+const WasmPackage = "./cmd/posewasm"
+
+// WasmSource returns the embedded source of the browser inference module
+// (see the package documentation for what it holds).
+func WasmSource() fs.FS { return wasmSource }
