@@ -64,8 +64,8 @@ type Config struct {
 	// smaller, outputs within about 1% of the float32 network's); the
 	// native /api/predict path is unchanged.
 	Int8 bool
-	// WasmDir holds posewasm.wasm and wasm_exec.js (BuildWasm or
-	// scripts/build-wasm.sh DIR writes such a directory). Required. The SIMD kernels simd.wasm and
+	// WasmDir holds posewasm.wasm and wasm_exec.js (EnsureWasm,
+	// BuildWasm or scripts/build-wasm.sh DIR writes such a directory). Required. The SIMD kernels simd.wasm and
 	// simd-relaxed.wasm are assembled in memory (pose/infer/simd) unless
 	// WasmDir has them.
 	WasmDir string
@@ -176,7 +176,7 @@ func newServer(cfg Config) (*echo.Echo, *server, error) {
 		return nil, nil, errors.New("web: no checkpoint")
 	}
 	if cfg.WasmDir == "" {
-		return nil, nil, errors.New("web: no wasm directory (see BuildWasm)")
+		return nil, nil, errors.New("web: no wasm directory (see EnsureWasm)")
 	}
 	ck, err := pose.LoadCheckpoint(cfg.Checkpoint)
 	if err != nil {
