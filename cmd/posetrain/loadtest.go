@@ -44,6 +44,10 @@ type loadLevel struct {
 	P90Ms     float64        `json:"p90_ms"`
 	P99Ms     float64        `json:"p99_ms"`
 	MeanBatch float64        `json:"mean_batch"` // crops per network call, as the answers report
+	// CPUMsPerReq is the process's CPU time (server and clients, all
+	// cores) per request answered 200: less sensitive than req/s to other
+	// programs on a shared machine. -1 where unknown.
+	CPUMsPerReq float64 `json:"cpu_ms_per_req"`
 }
 
 // loadResult is the JSON line printed by `posetrain loadtest`.
@@ -56,6 +60,7 @@ type loadResult struct {
 	Queue      int         `json:"queue"`
 	CPUs       int         `json:"cpus"`
 	Levels     []loadLevel `json:"levels"`
+	PeakRSSMB  float64     `json:"peak_rss_mb"` // of the whole run
 }
 
 func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -166,7 +171,7 @@ func loadtest(ctx context.Context, c serveConfig, levels []int, requests int, ma
 			return nil, fmt.Errorf("warm-up: no request succeeded (errors %v)", lv.Errors)
 		}
 	}
-	fmt.Fprintf(stderr, "%7s %8s %6s %-16s %8s %8s %8s %8s %6s\n", "clients", "requests", "ok", "errors", "req/s", "p50 ms", "p90 ms", "p99 ms", "batch")
+	fmt.Fprintf(stderr, "%7s %8s %6s %-16s %8s %8s %8s %8s %6s %8s\n", "clients", "requests", "ok", "errors", "req/s", "p50 ms", "p90 ms", "p99 ms", "batch", "cpu ms")
 	for _, n := range levels {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -186,9 +191,11 @@ func loadtest(ctx context.Context, c serveConfig, levels []int, requests int, ma
 			slices.Sort(parts)
 			errs = strings.Join(parts, ",")
 		}
-		fmt.Fprintf(stderr, "%7d %8d %6d %-16s %8.1f %8.1f %8.1f %8.1f %6.2f\n",
-			lv.Clients, lv.Requests, lv.OK, errs, lv.ReqPerS, lv.P50Ms, lv.P90Ms, lv.P99Ms, lv.MeanBatch)
+		fmt.Fprintf(stderr, "%7d %8d %6d %-16s %8.1f %8.1f %8.1f %8.1f %6.2f %8.1f\n",
+			lv.Clients, lv.Requests, lv.OK, errs, lv.ReqPerS, lv.P50Ms, lv.P90Ms, lv.P99Ms, lv.MeanBatch, lv.CPUMsPerReq)
 	}
+	res.PeakRSSMB = peakRSSMB()
+	fmt.Fprintf(stderr, "peak RSS %.0f MiB\n", res.PeakRSSMB)
 	return res, nil
 }
 
@@ -205,7 +212,7 @@ func loadLevelRun(ctx context.Context, url string, body []byte, ctype string, n,
 		next    int
 		wg      sync.WaitGroup
 	)
-	t0 := time.Now()
+	t0, cpu0 := time.Now(), processCPU()
 	stopAt := t0.Add(maxTime)
 	for range n {
 		wg.Add(1)
@@ -240,6 +247,10 @@ func loadLevelRun(ctx context.Context, url string, body []byte, ctype string, n,
 	}
 	wg.Wait()
 	lv.Seconds = time.Since(t0).Seconds()
+	lv.CPUMsPerReq = -1
+	if cpu1 := processCPU(); cpu0 >= 0 && cpu1 >= 0 && lv.OK > 0 {
+		lv.CPUMsPerReq = float64((cpu1-cpu0).Microseconds()) / 1000 / float64(lv.OK)
+	}
 	if lv.Seconds > 0 {
 		lv.ReqPerS = float64(lv.OK) / lv.Seconds
 	}
