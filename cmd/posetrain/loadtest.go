@@ -249,7 +249,7 @@ func loadLevelRun(ctx context.Context, url string, body []byte, ctype string, n,
 	lv.Seconds = time.Since(t0).Seconds()
 	lv.CPUMsPerReq = -1
 	if cpu1 := processCPU(); cpu0 >= 0 && cpu1 >= 0 && lv.OK > 0 {
-		lv.CPUMsPerReq = float64((cpu1-cpu0).Microseconds()) / 1000 / float64(lv.OK)
+		lv.CPUMsPerReq = float64((cpu1 - cpu0).Microseconds()) / 1000 / float64(lv.OK)
 	}
 	if lv.Seconds > 0 {
 		lv.ReqPerS = float64(lv.OK) / lv.Seconds
