@@ -85,9 +85,12 @@ type Config struct {
 	// in flight; a request that finds the queue full gets 503 with
 	// Retry-After at once. Admission comes before the upload is read, so
 	// at most in-flight+QueueLen uploads (each up to MaxUpload) are held;
-	// decoded images are cut into network crops a few at a time
-	// (runtime.NumCPU()) and dropped before a request queues. 0 means
-	// DefaultQueueLen; negative means no queue.
+	// uploads are decoded a few at a time (runtime.NumCPU()) and, for a
+	// BatchPredictor, cut into network crops and dropped before the
+	// request queues (a plain Predictor's requests queue with their
+	// image). In flight means MaxBatch crops for a BatchPredictor,
+	// MaxConcurrent requests otherwise. 0 means DefaultQueueLen; negative
+	// means no queue.
 	QueueLen int
 	// MaxBatch is the micro-batcher's largest network call for a
 	// BatchPredictor (Native): it runs every queued crop up to MaxBatch in
