@@ -189,9 +189,11 @@ func TestQueueDeadline(t *testing.T) {
 	if msg := errorBody(t, rec); !strings.Contains(msg, "timed out") {
 		t.Errorf("error %q", msg)
 	}
-	pred.release <- struct{}{} // the first call returns after its deadline
-	if r := <-first; r.Code != http.StatusServiceUnavailable {
-		t.Errorf("first request: %d, want 503 (it outlived its deadline)", r.Code)
+	// The first call returns after its request's deadline: the answer and
+	// the deadline are both ready, and either may win.
+	pred.release <- struct{}{}
+	if r := <-first; r.Code != http.StatusServiceUnavailable && r.Code != 200 {
+		t.Errorf("first request: %d, want 503 or 200", r.Code)
 	}
 	// The expired second request is dropped, not run: the next call is
 	// the third request's.
