@@ -7,7 +7,9 @@
 // posewasm.wasm inference module (plus the SIMD128 GEMM kernel) and
 // the browser weights model.bin, then runs every prediction in the browser;
 // once loaded it needs no network. POST /api/predict runs the same model
-// natively for clients without a browser.
+// natively for clients without a browser. EnsureWasm builds posewasm.wasm
+// from the source embedded in the binary (package bsampose), so a server
+// installed with go install needs no checkout.
 //
 // Routes (GET routes also answer HEAD):
 //
