@@ -6,12 +6,13 @@
 // # Shapes
 //
 // WasmSource is an fs.FS rooted at the module root: go.mod,
-// cmd/posewasm/*.go, pose/infer/*.go, pose/geom/*.go, pose/kern/*.go and
-// heatmap/*.go (test files included; the build ignores them, and no
-// testdata or assembly is embedded). Under GOOS=js GOARCH=wasm these
-// packages import only the standard library, so the copy needs no module
-// download (TestWasmSourceCoversDeps checks the list against `go list
-// -deps`).
+// cmd/posewasm/*.go, pose/*/*.go (pose/infer, pose/geom, pose/kern and
+// the other direct sub-packages of pose) and heatmap/*.go (test files
+// included; the build ignores them and the packages the wasm does not
+// import; no testdata or assembly is embedded). Under GOOS=js GOARCH=wasm
+// the packages the wasm links import only the standard library, so the
+// copy needs no module download (TestWasmSourceCoversDeps checks the
+// patterns against `go list -deps`).
 //
 // # Coordinates
 //
