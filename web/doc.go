@@ -7,7 +7,9 @@
 // posewasm.wasm inference module (plus the SIMD128 GEMM kernel) and
 // the browser weights model.bin, then runs every prediction in the browser;
 // once loaded it needs no network. POST /api/predict runs the same model
-// natively for clients without a browser.
+// natively for clients without a browser. EnsureWasm builds posewasm.wasm
+// from the source embedded in the binary (package bsampose), so a server
+// installed with go install needs no checkout.
 //
 // Routes (GET routes also answer HEAD):
 //
@@ -35,9 +37,24 @@
 // WebAssembly compilation ('wasm-unsafe-eval') and nothing from other
 // origins, nosniff, frame-ancestors 'none' (and X-Frame-Options DENY) and
 // a same-origin referrer policy. Errors are JSON objects {"error": "..."}:
-// 400 for a non-image, corrupt image or bad box, 413 beyond
-// Config.MaxUpload, 503 when Config.MaxConcurrent predictions are in
-// flight or one exceeds Config.Timeout.
+// 400 for a non-image, corrupt image or bad box, 408 for an upload that
+// stalls longer than Config.BodyIdleTimeout, 413 beyond Config.MaxUpload,
+// 503 with Retry-After when the queue is full, when a request outlives
+// Config.Timeout (queue wait included) and during shutdown.
+//
+// POST /api/predict under load: a request is admitted before its upload
+// is read, into at most in-flight+Config.QueueLen slots (a full queue
+// answers 503 at once); admitted uploads are decoded a few at a time
+// (runtime.NumCPU) and cut into network crops, so a waiting request holds
+// a 3*H*W crop, not its image. One micro-batcher goroutine (the dynamic
+// batching of Triton and TorchServe's batch_size/max_batch_delay) takes
+// every queued crop, up to Config.MaxBatch, waiting at most
+// Config.BatchDelay after the oldest arrived, into one
+// BatchPredictor.PredictCrops call (Native: pose.Net.Forward(m)); crops
+// whose request has already timed out are skipped. The answer reports the
+// network time, the time queued and the batch size. e.Server.Shutdown
+// refuses new requests, waits for every admitted one, then closes the
+// network.
 //
 // The page (static/app.js, an ES module importing static/posewasm.js)
 // fetches everything before the first prediction, so it keeps working
@@ -66,6 +83,12 @@
 //
 //   - Issue 6 of this project (the browser demo, onnxruntime-web baseline:
 //     25.9 ms per inference, 3.5 MB gzip, 808 ms load to first result).
+//   - Issue 12 (the server under load; install anywhere).
+//   - Triton dynamic batching (max_queue_delay_microseconds,
+//     preferred_batch_size):
+//     https://docs.nvidia.com/deeplearning/triton-inference-server/user-guide/docs/user_guide/model_configuration.html#dynamic-batcher
+//   - TorchServe batch inference (batch_size, max_batch_delay):
+//     https://pytorch.org/serve/batch_inference_with_ts.html
 //   - Go WebAssembly: $(go env GOROOT)/lib/wasm/wasm_exec.js.
 //   - WebAssembly CSP: https://github.com/WebAssembly/content-security-policy
 //     ('wasm-unsafe-eval').

@@ -34,8 +34,11 @@ var embedded embed.FS
 
 // Defaults of Config's limits.
 const (
-	DefaultMaxUpload = 16 << 20         // bytes of one POST /api/predict body
-	DefaultTimeout   = 30 * time.Second // per /api/predict request
+	DefaultMaxUpload       = 16 << 20         // bytes of one POST /api/predict body
+	DefaultTimeout         = 30 * time.Second // per /api/predict request, queue wait included
+	DefaultHeaderTimeout   = 5 * time.Second  // to read a request's headers
+	DefaultBodyIdleTimeout = 5 * time.Second  // of silence while reading a body
+	DefaultBodyTimeout     = time.Minute      // to read a whole request
 )
 
 // CSP is the Content-Security-Policy of every response: same-origin
@@ -61,8 +64,8 @@ type Config struct {
 	// smaller, outputs within about 1% of the float32 network's); the
 	// native /api/predict path is unchanged.
 	Int8 bool
-	// WasmDir holds posewasm.wasm and wasm_exec.js (BuildWasm or
-	// scripts/build-wasm.sh DIR writes such a directory). Required. The SIMD kernels simd.wasm and
+	// WasmDir holds posewasm.wasm and wasm_exec.js (EnsureWasm,
+	// BuildWasm or scripts/build-wasm.sh DIR writes such a directory). Required. The SIMD kernels simd.wasm and
 	// simd-relaxed.wasm are assembled in memory (pose/infer/simd) unless
 	// WasmDir has them.
 	WasmDir string
@@ -75,11 +78,41 @@ type Config struct {
 	// MaxUpload bounds the request body of /api/predict (413 beyond it);
 	// 0 means DefaultMaxUpload.
 	MaxUpload int64
-	// Timeout bounds one /api/predict request; 0 means DefaultTimeout.
+	// Timeout bounds one /api/predict request, its wait in the queue
+	// included (503 with Retry-After beyond it); 0 means DefaultTimeout.
 	Timeout time.Duration
-	// MaxConcurrent bounds the predictions in flight; a request beyond it
-	// gets 503 at once. 0 means runtime.NumCPU().
+	// QueueLen is how many /api/predict requests may wait beyond the ones
+	// in flight; a request that finds the queue full gets 503 with
+	// Retry-After at once. Admission comes before the upload is read, so
+	// at most in-flight+QueueLen uploads (each up to MaxUpload) are held;
+	// uploads are decoded a few at a time (runtime.NumCPU()) and, for a
+	// BatchPredictor, cut into network crops and dropped before the
+	// request queues (a plain Predictor's requests queue with their
+	// image). In flight means MaxBatch crops for a BatchPredictor,
+	// MaxConcurrent requests otherwise. 0 means DefaultQueueLen; negative
+	// means no queue.
+	QueueLen int
+	// MaxBatch is the micro-batcher's largest network call for a
+	// BatchPredictor (Native): it runs every queued crop up to MaxBatch in
+	// one Forward. 0 means DefaultMaxBatch; 1 runs one crop per call.
+	MaxBatch int
+	// BatchDelay is how long the micro-batcher may wait, after the oldest
+	// queued crop arrived, for more crops to fill a batch; 0 takes only
+	// what is queued.
+	BatchDelay time.Duration
+	// MaxConcurrent is the number of goroutines that call a plain
+	// Predictor (one that is not a BatchPredictor) at once; 0 means
+	// runtime.NumCPU().
 	MaxConcurrent int
+	// HeaderTimeout bounds reading a request's headers; 0 means
+	// DefaultHeaderTimeout.
+	HeaderTimeout time.Duration
+	// BodyIdleTimeout cuts off an upload that sends nothing for this long
+	// (408); 0 means DefaultBodyIdleTimeout.
+	BodyIdleTimeout time.Duration
+	// BodyTimeout bounds reading a whole request; 0 means
+	// DefaultBodyTimeout.
+	BodyTimeout time.Duration
 	// Log receives start-up warnings; nil discards them.
 	Log io.Writer
 }
@@ -92,7 +125,7 @@ type server struct {
 	cache  *assetCache // nil in Dev mode: static files are re-read
 	files  map[string]*asset
 	pred   Predictor
-	sem    chan struct{}
+	disp   *dispatcher
 	info   Info
 
 	pageMu  sync.Mutex
@@ -107,6 +140,12 @@ type server struct {
 // cfg.WasmDir and the browser weights, and pre-compresses the large
 // assets. Errors name the file that failed.
 func New(cfg Config) (*echo.Echo, error) {
+	e, _, err := newServer(cfg)
+	return e, err
+}
+
+// newServer is New, also returning the state behind the handlers.
+func newServer(cfg Config) (*echo.Echo, *server, error) {
 	if cfg.MaxUpload <= 0 {
 		cfg.MaxUpload = DefaultMaxUpload
 	}
@@ -116,20 +155,37 @@ func New(cfg Config) (*echo.Echo, error) {
 	if cfg.MaxConcurrent <= 0 {
 		cfg.MaxConcurrent = runtime.NumCPU()
 	}
+	if cfg.QueueLen == 0 {
+		cfg.QueueLen = DefaultQueueLen
+	}
+	cfg.QueueLen = max(cfg.QueueLen, 0)
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = DefaultMaxBatch
+	}
+	cfg.BatchDelay = max(cfg.BatchDelay, 0)
+	if cfg.HeaderTimeout <= 0 {
+		cfg.HeaderTimeout = DefaultHeaderTimeout
+	}
+	if cfg.BodyIdleTimeout <= 0 {
+		cfg.BodyIdleTimeout = DefaultBodyIdleTimeout
+	}
+	if cfg.BodyTimeout <= 0 {
+		cfg.BodyTimeout = DefaultBodyTimeout
+	}
 	if cfg.Log == nil {
 		cfg.Log = io.Discard
 	}
 	if cfg.Checkpoint == "" {
-		return nil, errors.New("web: no checkpoint")
+		return nil, nil, errors.New("web: no checkpoint")
 	}
 	if cfg.WasmDir == "" {
-		return nil, errors.New("web: no wasm directory (see BuildWasm)")
+		return nil, nil, errors.New("web: no wasm directory (see EnsureWasm)")
 	}
 	ck, err := pose.LoadCheckpoint(cfg.Checkpoint)
 	if err != nil {
-		return nil, fmt.Errorf("web: %w", err)
+		return nil, nil, fmt.Errorf("web: %w", err)
 	}
-	s := &server{cfg: cfg, meta: ck.Meta, sem: make(chan struct{}, cfg.MaxConcurrent), files: map[string]*asset{}}
+	s := &server{cfg: cfg, meta: ck.Meta, files: map[string]*asset{}}
 
 	if cfg.Dev {
 		dir := cfg.StaticDir
@@ -137,7 +193,7 @@ func New(cfg Config) (*echo.Echo, error) {
 			dir = filepath.Join("web", "static")
 		}
 		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-			return nil, fmt.Errorf("web: dev static directory %s: not a directory", dir)
+			return nil, nil, fmt.Errorf("web: dev static directory %s: not a directory", dir)
 		}
 		s.static = os.DirFS(dir)
 	} else {
@@ -167,7 +223,7 @@ func New(cfg Config) (*echo.Echo, error) {
 			if f.optional && errors.Is(err, fs.ErrNotExist) {
 				continue
 			}
-			return nil, fmt.Errorf("web: wasm asset: %w", err)
+			return nil, nil, fmt.Errorf("web: wasm asset: %w", err)
 		}
 		s.files[f.name] = newAsset(f.name, b)
 	}
@@ -175,7 +231,7 @@ func New(cfg Config) (*echo.Echo, error) {
 	model := cfg.ModelBin
 	if model == nil {
 		if model, err = ExportModel(cfg.Checkpoint, infer.EncodeOptions{Int8: cfg.Int8}); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	s.files["model.bin"] = newAsset("model.bin", model)
@@ -185,26 +241,36 @@ func New(cfg Config) (*echo.Echo, error) {
 	if s.pred == nil {
 		n, err := LoadNative(cfg.Checkpoint)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		s.pred = n
 		closeNative = func() { n.Close() }
 	}
 	s.info = s.buildInfo()
+	s.disp = newDispatcher(s.pred, cfg.QueueLen, cfg.MaxBatch, cfg.MaxConcurrent, runtime.NumCPU(), cfg.BatchDelay)
 
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = jsonErrorHandler
 	// Timeouts of e.Server, the http.Server to run (Serve, Shutdown).
-	e.Server.ReadHeaderTimeout = 10 * time.Second
-	e.Server.ReadTimeout = time.Minute
-	e.Server.WriteTimeout = 2 * time.Minute
+	// POST /api/predict moves its read deadline on with every read of the
+	// body (BodyIdleTimeout, idle.go), within BodyTimeout.
+	e.Server.ReadHeaderTimeout = cfg.HeaderTimeout
+	e.Server.ReadTimeout = cfg.BodyTimeout
+	e.Server.WriteTimeout = cfg.Timeout + 2*time.Minute
 	e.Server.IdleTimeout = 2 * time.Minute
 	e.Server.MaxHeaderBytes = 64 << 10
-	if closeNative != nil {
-		e.Server.RegisterOnShutdown(closeNative)
-	}
+	// Shutdown stops accepting and waits for the requests in progress;
+	// this hook (run beside it) refuses requests that reach the handler
+	// from now on, waits until every admitted prediction is answered,
+	// then stops the batcher and closes the native network.
+	e.Server.RegisterOnShutdown(func() {
+		s.disp.drain()
+		if closeNative != nil {
+			closeNative()
+		}
+	})
 	e.Use(middleware.Recover())
 	e.Use(middleware.SecureWithConfig(middleware.SecureConfig{
 		ContentTypeNosniff:    "nosniff",
@@ -240,7 +306,7 @@ func New(cfg Config) (*echo.Echo, error) {
 				return err
 			},
 		}))
-	return e, nil
+	return e, s, nil
 }
 
 // jsonErrorHandler writes every error as {"error": "..."} with its status.

@@ -496,9 +496,17 @@ func (f *fakePredictor) boxes() []coco.Box {
 	return append([]coco.Box(nil), f.seen...)
 }
 
+// TestPredictBusy: with one prediction running and a queue of one, the
+// next request waits and the one after gets 503 with Retry-After at
+// once; the waiting one is answered when the first finishes.
 func TestPredictBusy(t *testing.T) {
-	pred := &fakePredictor{block: make(chan struct{}), entered: make(chan struct{}, 1)}
-	e := newTestEcho(t, func(c *Config) { c.Predictor = pred; c.MaxConcurrent = 1 })
+	pred := &fakePredictor{block: make(chan struct{}), entered: make(chan struct{}, 2)}
+	e, s, err := newServer(Config{Checkpoint: testCheckpoint(t), WasmDir: fakeWasmDir(t), ModelBin: []byte{1},
+		Predictor: pred, MaxConcurrent: 1, QueueLen: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Server.Shutdown(context.Background())
 	png1 := pngOf(t, image.NewNRGBA(image.Rect(0, 0, 4, 4)))
 	post := func() *httptest.ResponseRecorder {
 		b, ct := multipartBody(t, png1, "")
@@ -506,19 +514,23 @@ func TestPredictBusy(t *testing.T) {
 		req.Header.Set("Content-Type", ct)
 		return do(e, req)
 	}
-	first := make(chan *httptest.ResponseRecorder)
+	first, second := make(chan *httptest.ResponseRecorder), make(chan *httptest.ResponseRecorder)
 	go func() { first <- post() }()
-	<-pred.entered // the only slot is taken
+	<-pred.entered // the only worker is taken
+	go func() { second <- post() }()
+	waitFor(t, "the second request to queue", func() bool { return len(s.disp.jobs) == 1 })
 	rec := post()
 	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" {
-		t.Fatalf("second request: status %d (Retry-After %q), want 503 with Retry-After", rec.Code, rec.Header().Get("Retry-After"))
+		t.Fatalf("third request: status %d (Retry-After %q), want 503 with Retry-After", rec.Code, rec.Header().Get("Retry-After"))
 	}
 	if msg := errorBody(t, rec); !strings.Contains(msg, "busy") {
 		t.Errorf("error %q", msg)
 	}
 	close(pred.block)
-	if r := <-first; r.Code != 200 {
-		t.Fatalf("first request: %d %s", r.Code, r.Body.String())
+	for i, ch := range []chan *httptest.ResponseRecorder{first, second} {
+		if r := <-ch; r.Code != 200 {
+			t.Fatalf("request %d: %d %s", i+1, r.Code, r.Body.String())
+		}
 	}
 	if r := post(); r.Code != 200 {
 		t.Fatalf("after the first finished: %d %s", r.Code, r.Body.String())
@@ -537,6 +549,9 @@ func TestPredictTimeout(t *testing.T) {
 	}
 	if msg := errorBody(t, rec); !strings.Contains(msg, "timed out") {
 		t.Errorf("error %q", msg)
+	}
+	if rec.Header().Get("Retry-After") == "" {
+		t.Error("timeout 503 without Retry-After")
 	}
 }
 

@@ -118,8 +118,7 @@ func TestTrainPredictEval(t *testing.T) {
 }
 
 // TestStrayArguments: a positional argument is a usage error naming it, in
-// every command (serve.go, owned by the serve work, still has its own
-// check that does not name the argument).
+// every command.
 func TestStrayArguments(t *testing.T) {
 	// Flags that make a command fail at once if it ignored the argument
 	// and went on (training or benchmarking for minutes otherwise); the
@@ -127,9 +126,6 @@ func TestStrayArguments(t *testing.T) {
 	guard := map[string][]string{"train": {"--ann", "/nonexistent/a.json"}, "bench": {"--input", "0x0"}}
 	cases := [][]string{append(guard["train"], "runs/x/last.safetensors")}
 	for name := range commands {
-		if name == "serve" {
-			continue
-		}
 		cases = append(cases, append(append([]string{name}, guard[name]...), "runs/x/last.safetensors"))
 	}
 	for _, args := range cases {
