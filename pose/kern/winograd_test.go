@@ -47,7 +47,7 @@ func TestWinogradConv(t *testing.T) {
 	winoMinW = 1
 	t.Cleanup(func() { winoMinW = saved })
 	for _, kern := range kernels(t) {
-		useAVX2 = kern.avx
+		setPath(kern.path)
 		ws := new(Workspace).prepare(Workers())
 		for _, tc := range winoCases {
 			t.Run(kern.name+"/"+tc.name, func(t *testing.T) {

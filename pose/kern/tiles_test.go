@@ -1,0 +1,72 @@
+package kern
+
+import (
+	"os"
+	"testing"
+)
+
+// usePath switches the kernels to path p for the rest of the test.
+func usePath(t *testing.T, p string) {
+	saved := kernPath
+	t.Cleanup(func() { setPath(saved) })
+	setPath(p)
+}
+
+// requireAVX512 skips (loudly) on a CPU without AVX-512, or fails when
+// BSAMPOSE_REQUIRE_AVX512=1.
+func requireAVX512(t *testing.T) {
+	t.Helper()
+	for _, p := range Paths() {
+		if p == "avx512" {
+			return
+		}
+	}
+	if os.Getenv("BSAMPOSE_REQUIRE_AVX512") == "1" {
+		t.Fatal("BSAMPOSE_REQUIRE_AVX512=1 but this CPU (or GODEBUG) offers no AVX-512F: the AVX-512 kernels were NOT tested")
+	}
+	t.Skip("SKIPPING AVX-512 TESTS: this CPU (or GODEBUG) offers no AVX-512F, so the AVX-512 kernels were NOT tested here")
+}
+
+// TestTiles compares the tile loops of every supported path with the
+// float64 reference over all row tails (1-6 per tile), every column
+// count up to two 64-column tiles (every opmask length), depths that
+// cover the unrolled loop and its tails, misaligned bases, both store
+// modes, and guard words around C.
+func TestTiles(t *testing.T) {
+	kbs := []int{1, 2, 3, 4, 5, 7, 8, 9, 16, 33}
+	if testing.Short() {
+		kbs = []int{1, 4, 7, 33}
+	}
+	for _, p := range Paths() {
+		t.Run(p, func(t *testing.T) {
+			usePath(t, p)
+			n := 0
+			for _, kind := range []string{"packed", "shift", "rows"} {
+				for _, kb := range kbs {
+					for mb := 1; mb <= 13; mb++ {
+						for nb := 1; nb <= 2*zw+1; nb++ {
+							if kind == "shift" && nb%nr != 0 {
+								continue
+							}
+							off := (kb + mb + nb) % 16
+							for _, acc := range []bool{false, true} {
+								if err := tileCheck(kind, kb, mb, nb, off, acc, 7); err != nil {
+									t.Fatal(err)
+								}
+								n++
+							}
+						}
+					}
+				}
+			}
+			t.Logf("%s: %d tile problems agree with the float64 reference", p, n)
+		})
+	}
+}
+
+func TestAVX512Available(t *testing.T) {
+	requireAVX512(t)
+	if Path() != "avx512" {
+		t.Fatalf("the CPU has AVX-512F but the start-up dispatch chose %q", Path())
+	}
+}
