@@ -1,6 +1,7 @@
 package kern
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -123,6 +124,26 @@ func BenchmarkGemmShift(b *testing.B) {
 				gemmShift(c.OutC, g.ld, kk, wp, xp, off, cp)
 			}
 			m.report(b, 2*float64(c.OutC*g.ld*kk))
+		})
+	}
+}
+
+// BenchmarkMicroKernelZ measures the 6×64 zmm kernel alone on
+// L1-resident panels at a few depths.
+func BenchmarkMicroKernelZ(b *testing.B) {
+	if !hasAVX512 {
+		b.Skip("no AVX-512F")
+	}
+	for _, kb := range []int{64, 128, 256} {
+		b.Run(fmt.Sprint(kb), func(b *testing.B) {
+			a := make([]float32, kb*mr)
+			bb := make([]float32, 4*kb*nr)
+			c := make([]float32, mr*zw)
+			m := startMeter(b)
+			for b.Loop() {
+				kernelZ4(kb, &a[0], &bb[0], &c[0], zw, nr*kb, mr, 0xffff, true)
+			}
+			m.report(b, 2*mr*zw*float64(kb))
 		})
 	}
 }

@@ -191,3 +191,14 @@ func rowsTilesZ(kb, kk, n int, xk []float32, off []int, bp, dwt []float32, ldw i
 		}
 	}
 }
+
+// fmaLoopFor returns the FMA loop of isa and its FLOP per iteration.
+func fmaLoopFor(isa string) (func(int), float64) {
+	switch {
+	case isa == "zmm" && hasAVX512:
+		return fmaLoopZ, 2 * 16 * 24
+	case isa == "ymm" && hasAVX2:
+		return fmaLoopAVX2, 2 * 8 * 12
+	}
+	return nil, 0
+}

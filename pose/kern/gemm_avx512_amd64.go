@@ -39,3 +39,6 @@ func kernelRowsZ3(kb int, a *float32, off *int, b, c *float32, ldc int, bs int, 
 
 //go:noescape
 func kernelRowsZ4(kb int, a *float32, off *int, b, c *float32, ldc int, bs int, rows, mask int, acc bool)
+
+// fmaLoopZ runs n iterations of 24 independent zmm FMAs (768 FLOP).
+func fmaLoopZ(n int)

@@ -1,0 +1,44 @@
+package kern
+
+import (
+	"runtime"
+	"sync"
+	"time"
+)
+
+// FMAPeak measures the FP32 fused multiply-add rate of vector width isa
+// ("zmm" or "ymm"; "" if the CPU lacks it returns 0) in GFLOP/s of wall
+// time with threads goroutines, each on its own OS thread, running a
+// loop of independent FMAs for about dur. It is the peak that
+// posetrain bench reports its figures against.
+func FMAPeak(isa string, threads int, dur time.Duration) float64 {
+	loop, flop := fmaLoopFor(isa)
+	if loop == nil || threads < 1 {
+		return 0
+	}
+	const chunk = 1 << 16
+	// Calibrate one chunk, then run each thread for about dur.
+	t0 := time.Now()
+	loop(chunk)
+	per := time.Since(t0)
+	n := max(1, int(dur/max(per, time.Microsecond)))
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for range threads {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			<-start
+			for range n {
+				loop(chunk)
+			}
+		}()
+	}
+	t1 := time.Now()
+	close(start)
+	wg.Wait()
+	el := time.Since(t1).Seconds()
+	return float64(threads) * float64(n) * chunk * flop / el / 1e9
+}
