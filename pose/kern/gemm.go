@@ -38,6 +38,7 @@ const (
 // a slice is too short.
 func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	checkGemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
+	flops.Add(int64(2 * m * n * k))
 	w := Workers()
 	if w == 1 || m*n*k < parSize {
 		p := packPool.Get().(*packBuf)

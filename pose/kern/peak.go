@@ -3,8 +3,19 @@ package kern
 import (
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 )
+
+// flops counts the nominal FLOPs of the convolutions and Sgemm calls.
+var flops atomic.Int64
+
+// FLOPs returns the nominal floating-point operations done so far by
+// Conv.Forward, ForwardBNEval, BackwardData, BackwardFilter (counted as
+// direct convolutions, 2 per multiply-add, whatever algorithm runs) and
+// Sgemm (2*m*n*k). The difference over a timed section divided by its
+// time is the GFLOP/s that posetrain bench reports.
+func FLOPs() int64 { return flops.Load() }
 
 // FMAPeak measures the FP32 fused multiply-add rate of vector width isa
 // ("zmm" or "ymm"; "" if the CPU lacks it returns 0) in GFLOP/s of wall

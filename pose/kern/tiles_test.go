@@ -70,3 +70,16 @@ func TestAVX512Available(t *testing.T) {
 		t.Fatalf("the CPU has AVX-512F but the start-up dispatch chose %q", Path())
 	}
 }
+
+// TestExpectedPath checks the start-up choice against
+// BSAMPOSE_EXPECT_PATH when it is set (scripts/ci-qemu.sh sets avx2).
+func TestExpectedPath(t *testing.T) {
+	want := os.Getenv("BSAMPOSE_EXPECT_PATH")
+	if want == "" {
+		t.Skip("BSAMPOSE_EXPECT_PATH not set")
+	}
+	if Path() != want {
+		t.Fatalf("start-up dispatch chose %q, want %q (paths %v)", Path(), want, Paths())
+	}
+	t.Logf("kernel path %s (supported: %v)", Path(), Paths())
+}
