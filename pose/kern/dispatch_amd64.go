@@ -17,6 +17,11 @@ var (
 	hasAVX512 = hasAVX2 && cpu.X86.HasAVX512F
 )
 
+// kcZ and kcShiftZ are kc and kcShift for the zmm tiles: a 64-column
+// B micro-panel of kcZ rows (and the shifted-image rows of a 64-column
+// tile) must stay in L1 while the A panels stream past it.
+var kcZ, kcShiftZ = 256, 192
+
 // useAVX512 selects the zmm GEMM tiles; setPath keeps it in step with
 // the function values.
 var useAVX512 bool
@@ -40,15 +45,18 @@ func setPath(p string) {
 			panic("kern: avx512 path on a CPU without AVX-512F")
 		}
 		useAVX2, useAVX512 = true, true
+		kc, kcShift = kcZ, kcShiftZ
 		packedTiles, shiftTiles, rowsTiles = packedTilesZ, shiftTilesZ, rowsTilesZ
 	case "avx2":
 		if !hasAVX2 {
 			panic("kern: avx2 path on a CPU without AVX2/FMA")
 		}
 		useAVX2, useAVX512 = true, false
+		kc, kcShift = 256, 192
 		packedTiles, shiftTiles, rowsTiles = packedTilesNarrow, shiftTilesNarrow, rowsTilesNarrow
 	case "generic":
 		useAVX2, useAVX512 = false, false
+		kc, kcShift = 256, 192
 		packedTiles, shiftTiles, rowsTiles = packedTilesNarrow, shiftTilesNarrow, rowsTilesNarrow
 	default:
 		panic("kern: unknown path " + p)

@@ -12,10 +12,15 @@ import (
 const (
 	mr = 6    // rows of a micro-tile
 	nr = 16   // columns of a micro-tile
-	kc = 256  // depth of a packed block (B micro-panel 16 KiB fits L1)
 	mc = 144  // rows of a packed A block (144 KiB, L2)
 	nc = 4080 // columns of a packed B block (multiple of nr)
 )
+
+// kc is the depth of a packed block: 256 for the 16-column tiles (a B
+// micro-panel of 16 KiB fits L1); setPath lowers it for the 64-column
+// zmm tiles, whose B micro-panels are four times wider. Packed operands
+// (prepackA) must be made and used under the same path.
+var kc = 256
 
 // Sgemm computes C = alpha*op(A)*op(B) + beta*C for row-major float32
 // matrices, where op(A) is m×k and op(B) is k×n.

@@ -325,6 +325,7 @@ func kBlocksOf(k, kmax int) int {
 }
 
 // kcShift bounds the depth of the blocks of the shifted-image GEMM.
+// (setPath changes it with the path, as kc.)
 var kcShift = 192
 
 // filterShift is BackwardFilter on the shifted-image path for images

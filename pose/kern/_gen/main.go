@@ -316,6 +316,14 @@ func (g *gen) kernel(k kernel, doc string) {
 	g.storeRows(k, false, l)
 	if k.isa == avx512 {
 		g.p("%s:", l("done"))
+		// VZEROUPPER leaves Z16-Z31 alone: zero the ones used, so that
+		// the SSE code of the runtime and the OS's context switches do
+		// not see dirty upper state.
+		for r := 16; r < 4+rows*k.nv; r++ {
+			g.i("VPXORD Z%d, Z%d, Z%d", r, r, r)
+		}
+		g.i("VPXORD Z28, Z28, Z28")
+		g.i("VPXORD Z29, Z29, Z29")
 		g.i("VZEROUPPER")
 		g.i("RET")
 		g.p("")
@@ -405,6 +413,9 @@ func (g *gen) fmaLoop(name, r string, acc int, vex bool) {
 	g.i("JNZ %s_loop", name)
 	g.p("")
 	g.p("%s_done:", name)
+	for i := 16; i < acc+2; i++ {
+		g.i("VPXORD %s%d, %s%d, %s%d", r, i, r, i, r, i)
+	}
 	g.i("VZEROUPPER")
 	g.i("RET")
 	g.p("")
