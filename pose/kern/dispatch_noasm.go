@@ -14,3 +14,6 @@ func setPath(p string) {
 }
 
 func fmaLoopFor(isa string) (func(int), float64) { return nil, 0 }
+
+// hasAVX512 is always false without the amd64 assembly.
+var hasAVX512 = false
