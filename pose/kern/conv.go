@@ -15,6 +15,9 @@ type Conv struct{ InC, OutC, KH, KW, Stride, Pad, InH, InW int }
 // convolution: 2*OutC*OutH*OutW*InC*KH*KW FLOP per image, whatever
 // algorithm runs) to the FLOP counter.
 func (c Conv) count(n int) {
+	if c.Stride < 1 {
+		return // invalid: the caller's check panics
+	}
 	flops.Add(int64(2 * n * c.OutC * c.OutH() * c.OutW() * c.InC * c.KH * c.KW))
 }
 
