@@ -39,9 +39,14 @@ type benchResult struct {
 
 	// The kernels that ran (kern.Path: avx512, avx2 or generic), the
 	// measured FP32 FMA peak of each vector width with 1 and 2 threads
-	// (GFLOP/s; 0 where the CPU lacks it), the nominal GFLOP/s of each
-	// figure (convolutions counted as direct ones) and its share of the
-	// peak of the path's vector width with GOMAXPROCS threads.
+	// (GFLOP/s per second of the threads' own CPU time, so other load on
+	// the machine does not lower it; 0 where the CPU lacks it), the
+	// nominal GFLOP/s of each figure (convolutions counted as direct
+	// ones; per second of wall time) and its share of the peak of the
+	// path's vector width with GOMAXPROCS threads. The share is taken
+	// per CPU-second (FLOPs per CPU-second of the process against the
+	// peak per thread), which on a quiet machine with every core busy is
+	// the wall-time ratio and on a shared one stays comparable.
 	KernPath string  `json:"kern_path"`
 	Threads  int     `json:"threads"`
 	PeakYmm1 float64 `json:"peak_ymm_1t_gflop_s,omitempty"`
@@ -49,6 +54,7 @@ type benchResult struct {
 	PeakZmm1 float64 `json:"peak_zmm_1t_gflop_s,omitempty"`
 	PeakZmm2 float64 `json:"peak_zmm_2t_gflop_s,omitempty"`
 	PeakRef  float64 `json:"peak_gflop_s,omitempty"`
+	PeakISA  string  `json:"peak_isa,omitempty"`
 	FwdGF    float64 `json:"fwd_gflop_s,omitempty"`
 	SGDGF    float64 `json:"sgd_gflop_s,omitempty"`
 	SAMGF    float64 `json:"sam_gflop_s,omitempty"`
@@ -116,19 +122,19 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	res := benchResult{Preset: *preset, Batch: *batch, InputH: h, InputW: w, Steps: *steps, KernPath: kern.Path(), Threads: runtime.GOMAXPROCS(0)}
 	if *peakDur > 0 {
-		res.PeakYmm1 = kern.FMAPeak("ymm", 1, *peakDur)
-		res.PeakYmm2 = kern.FMAPeak("ymm", 2, *peakDur)
-		res.PeakZmm1 = kern.FMAPeak("zmm", 1, *peakDur)
-		res.PeakZmm2 = kern.FMAPeak("zmm", 2, *peakDur)
+		res.PeakYmm1 = round1(kern.FMAPeak("ymm", 1, *peakDur))
+		res.PeakYmm2 = round1(kern.FMAPeak("ymm", 2, *peakDur))
+		res.PeakZmm1 = round1(kern.FMAPeak("zmm", 1, *peakDur))
+		res.PeakZmm2 = round1(kern.FMAPeak("zmm", 2, *peakDur))
 		isa := "ymm"
 		if res.KernPath == "avx512" {
 			isa = "zmm"
 		}
-		res.PeakRef = kern.FMAPeak(isa, res.Threads, *peakDur)
+		res.PeakRef, res.PeakISA = round1(kern.FMAPeak(isa, res.Threads, *peakDur)), isa
 		fmt.Fprintf(stderr, "kernels %s; FMA peak GFLOP/s: ymm %.0f (1 thread) %.0f (2); zmm %.0f (1) %.0f (2); %s with %d threads %.0f\n",
 			res.KernPath, res.PeakYmm1, res.PeakYmm2, res.PeakZmm1, res.PeakZmm2, isa, res.Threads, res.PeakRef)
 	}
-	var lastGF float64 // the GFLOP/s of the last timed figure
+	var lastGF, lastPct float64 // the GFLOP/s and % of peak of the last timed figure
 	timeIt := func(name string, f func() error) (float64, error) {
 		if err := f(); err != nil { // warm-up: builds graphs, touches buffers
 			return 0, err
@@ -144,10 +150,15 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		el := time.Since(start).Seconds()
 		ips := float64(*steps**batch) / el
-		lastGF = float64(kern.FLOPs()-f0) / el / 1e9
+		fl := float64(kern.FLOPs() - f0)
+		lastGF, lastPct = fl/el/1e9, 0
 		pct := ""
 		if res.PeakRef > 0 {
-			pct = fmt.Sprintf(", %.0f %% of peak", 100*lastGF/res.PeakRef)
+			lastPct = 100 * lastGF / res.PeakRef
+			if cpu := procCPUSeconds() - cpu0; cpu0 >= 0 && cpu > 0 {
+				lastPct = 100 * (fl / cpu / 1e9) / (res.PeakRef / float64(res.Threads))
+			}
+			pct = fmt.Sprintf(", %.0f %% of the %s peak", lastPct, res.PeakISA)
 		}
 		fmt.Fprintf(stderr, "%-8s %8.1f GFLOP/s%s\n", name, lastGF, pct)
 		if cpu := procCPUSeconds() - cpu0; cpu0 >= 0 && cpu > 0 {
@@ -179,9 +190,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		*dst = v
 		gf, pct := map[string]*float64{"forward": &res.FwdGF, "sgd": &res.SGDGF, "sam": &res.SAMGF, "bsam": &res.BSAMGF}[name], map[string]*float64{"forward": &res.FwdPct, "sgd": &res.SGDPct, "sam": &res.SAMPct, "bsam": &res.BSAMPct}[name]
 		*gf = round1(lastGF)
-		if res.PeakRef > 0 {
-			*pct = round1(100 * lastGF / res.PeakRef)
-		}
+		*pct = round1(lastPct)
 		return true
 	}
 	if !run("forward", &res.FwdImgS, func() error { _, err := net.Forward(x, *batch); return err }) {
