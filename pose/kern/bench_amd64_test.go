@@ -42,9 +42,9 @@ func BenchmarkConvKC(b *testing.B) {
 	for _, k := range [][2]int{{256, 192}, {128, 96}, {160, 128}, {96, 64}} {
 		kcZ, kcShiftZ = k[0], k[1]
 		setPath("avx512")
-		for _, s := range []int{0, 1, 2, 5, 6} {
+		for _, s := range []int{0, 1, 2, 4, 5, 6} {
 			cs := convShapes[s]
-			for _, op := range []string{"fwd", "filter"} {
+			for _, op := range []string{"fwd", "data", "filter"} {
 				b.Run(fmt.Sprintf("kc%d_%d/%s/%s", k[0], k[1], cs.name, op), func(b *testing.B) {
 					c := cs.c
 					r := rand.New(rand.NewPCG(1, 1))
@@ -54,9 +54,12 @@ func BenchmarkConvKC(b *testing.B) {
 					db := make([]float32, len(bias))
 					m := startMeter(b)
 					for b.Loop() {
-						if op == "fwd" {
+						switch op {
+						case "fwd":
 							c.Forward(32, x, w, bias, dy, &ws)
-						} else {
+						case "data":
+							c.BackwardData(32, dy, w, x, &ws)
+						default:
 							c.BackwardFilter(32, x, dy, dw, db, &ws)
 						}
 					}
