@@ -14,17 +14,19 @@ func BenchmarkMicroKernelZ(b *testing.B) {
 	if !hasAVX512 {
 		b.Skip("no AVX-512F")
 	}
-	for _, kb := range []int{64, 128, 256} {
-		b.Run(fmt.Sprint(kb), func(b *testing.B) {
-			a := make([]float32, kb*mr)
-			bb := make([]float32, 4*kb*nr)
-			c := make([]float32, mr*zw)
-			m := startMeter(b)
-			for b.Loop() {
-				kernelZ4(kb, &a[0], &bb[0], &c[0], zw, nr*kb, mr, 0xffff, true)
-			}
-			m.report(b, 2*mr*zw*float64(kb))
-		})
+	for nv := 1; nv <= 4; nv++ {
+		for _, kb := range []int{64, 256} {
+			b.Run(fmt.Sprintf("6x%d/kb%d", nv*nr, kb), func(b *testing.B) {
+				a := make([]float32, kb*mr)
+				bb := make([]float32, 4*kb*nr)
+				c := make([]float32, mr*zw)
+				m := startMeter(b)
+				for b.Loop() {
+					callZ(nv, kb, &a[0], &bb[0], &c[0], zw, nr*kb, mr, 0xffff, true)
+				}
+				m.report(b, 2*mr*float64(nv*nr*kb))
+			})
+		}
 	}
 }
 
