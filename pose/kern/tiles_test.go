@@ -35,23 +35,28 @@ func requireAVX512(t *testing.T) {
 // cover the unrolled loop and its tails, misaligned bases, both store
 // modes, and guard words around C.
 func TestTiles(t *testing.T) {
-	kbs := []int{1, 2, 3, 4, 5, 7, 8, 9, 16, 33}
-	var mbs, nbs []int
-	for i := 1; i <= 13; i++ {
-		mbs = append(mbs, i)
-	}
-	for i := 1; i <= 2*zw+1; i++ {
-		nbs = append(nbs, i)
-	}
-	if testing.Short() {
-		// Still every row count of a tile and every opmask length.
-		kbs = []int{1, 7, 33}
-		mbs = []int{1, 2, 3, 4, 5, 6, 13}
-		nbs = []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 32, 33, 48, 49, 64, 65, 80, 127, 128, 129}
+	// shapes returns the depths, row and column counts to try: all of
+	// them, or with quick (-short, and the portable kernels, which
+	// are the same Go code everywhere) still every row count of a tile
+	// and every opmask length on fewer shapes.
+	shapes := func(quick bool) (kbs, mbs, nbs []int) {
+		if quick {
+			return []int{1, 7, 33}, []int{1, 2, 3, 4, 5, 6, 13},
+				[]int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 32, 33, 48, 49, 64, 65, 80, 127, 128, 129}
+		}
+		kbs = []int{1, 2, 3, 4, 5, 7, 8, 9, 16, 33}
+		for i := 1; i <= 13; i++ {
+			mbs = append(mbs, i)
+		}
+		for i := 1; i <= 2*zw+1; i++ {
+			nbs = append(nbs, i)
+		}
+		return kbs, mbs, nbs
 	}
 	for _, p := range Paths() {
 		t.Run(p, func(t *testing.T) {
 			usePath(t, p)
+			kbs, mbs, nbs := shapes(testing.Short() || p == "generic")
 			n := 0
 			for _, kind := range []string{"packed", "shift", "rows"} {
 				for _, kb := range kbs {
