@@ -71,3 +71,40 @@ func BenchmarkConvKC(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkMicroKernelRowsZ and BenchmarkMicroKernelOffZ measure the
+// in-place-A and shifted-B zmm kernels (6×64) alone on L1-resident data.
+func BenchmarkMicroKernelRowsZ(b *testing.B) {
+	if !hasAVX512 {
+		b.Skip("no AVX-512F")
+	}
+	const kb = 128
+	a := make([]float32, 8*kb)
+	off := []int{0, 1, 2, kb, kb + 1, kb + 2}
+	bb := make([]float32, 4*kb*nr)
+	c := make([]float32, mr*zw)
+	m := startMeter(b)
+	for b.Loop() {
+		kernelRowsZ4(kb, &a[0], &off[0], &bb[0], &c[0], zw, nr*kb, mr, 0xffff, true)
+	}
+	m.report(b, 2*mr*zw*kb)
+}
+
+func BenchmarkMicroKernelOffZ(b *testing.B) {
+	if !hasAVX512 {
+		b.Skip("no AVX-512F")
+	}
+	const kb = 128
+	bb := make([]float32, 3*zw+8)
+	off := make([]int, kb)
+	for p := range off {
+		off[p] = (p % 3) * zw
+	}
+	a := make([]float32, kb*mr)
+	c := make([]float32, mr*zw)
+	m := startMeter(b)
+	for b.Loop() {
+		kernelOffZ4(kb, &a[0], &bb[0], &off[0], &c[0], zw, mr, 0xffff, true)
+	}
+	m.report(b, 2*mr*zw*kb)
+}
