@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"os"
 	"runtime"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/bsampose/bsampose/optim"
 	"github.com/bsampose/bsampose/pose"
+	"github.com/bsampose/bsampose/pose/kern"
 )
 
 func init() {
@@ -34,6 +36,33 @@ type benchResult struct {
 	SAMImgS   float64 `json:"sam_img_s,omitempty"`
 	BSAMImgS  float64 `json:"bsam_img_s,omitempty"`
 	PeakRSSMB float64 `json:"peak_rss_mb"`
+
+	// The kernels that ran (kern.Path: avx512, avx2 or generic), the
+	// measured FP32 FMA peak of each vector width with 1 and 2 threads
+	// (GFLOP/s per second of the threads' own CPU time, so other load on
+	// the machine does not lower it; 0 where the CPU lacks it), the
+	// nominal GFLOP/s of each figure (convolutions counted as direct
+	// ones; per second of wall time) and its share of the peak of the
+	// path's vector width with GOMAXPROCS threads. The share is taken
+	// per CPU-second (FLOPs per CPU-second of the process against the
+	// peak per thread), which on a quiet machine with every core busy is
+	// the wall-time ratio and on a shared one stays comparable.
+	KernPath string  `json:"kern_path"`
+	Threads  int     `json:"threads"`
+	PeakYmm1 float64 `json:"peak_ymm_1t_gflop_s,omitempty"`
+	PeakYmm2 float64 `json:"peak_ymm_2t_gflop_s,omitempty"`
+	PeakZmm1 float64 `json:"peak_zmm_1t_gflop_s,omitempty"`
+	PeakZmm2 float64 `json:"peak_zmm_2t_gflop_s,omitempty"`
+	PeakRef  float64 `json:"peak_gflop_s,omitempty"`
+	PeakISA  string  `json:"peak_isa,omitempty"`
+	FwdGF    float64 `json:"fwd_gflop_s,omitempty"`
+	SGDGF    float64 `json:"sgd_gflop_s,omitempty"`
+	SAMGF    float64 `json:"sam_gflop_s,omitempty"`
+	BSAMGF   float64 `json:"bsam_gflop_s,omitempty"`
+	FwdPct   float64 `json:"fwd_pct_peak,omitempty"`
+	SGDPct   float64 `json:"sgd_pct_peak,omitempty"`
+	SAMPct   float64 `json:"sam_pct_peak,omitempty"`
+	BSAMPct  float64 `json:"bsam_pct_peak,omitempty"`
 }
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -46,6 +75,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	steps := fs.Int("steps", 5, "timed iterations per measurement (after one warm-up)")
 	which := fs.String("optim", "all", "which steps to time: sgd | sam | bsam | all")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the timed iterations to this file")
+	peakDur := fs.Duration("peak-time", 300*time.Millisecond, "how long each FMA peak measurement runs (0: skip them)")
 	if code, ok := parseFlags(fs, args, nil); !ok {
 		return code
 	}
@@ -90,12 +120,26 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		defer pprof.StopCPUProfile()
 	}
-	res := benchResult{Preset: *preset, Batch: *batch, InputH: h, InputW: w, Steps: *steps}
+	res := benchResult{Preset: *preset, Batch: *batch, InputH: h, InputW: w, Steps: *steps, KernPath: kern.Path(), Threads: runtime.GOMAXPROCS(0)}
+	if *peakDur > 0 {
+		res.PeakYmm1 = round1(kern.FMAPeak("ymm", 1, *peakDur))
+		res.PeakYmm2 = round1(kern.FMAPeak("ymm", 2, *peakDur))
+		res.PeakZmm1 = round1(kern.FMAPeak("zmm", 1, *peakDur))
+		res.PeakZmm2 = round1(kern.FMAPeak("zmm", 2, *peakDur))
+		isa := "ymm"
+		if res.KernPath == "avx512" {
+			isa = "zmm"
+		}
+		res.PeakRef, res.PeakISA = round1(kern.FMAPeak(isa, res.Threads, *peakDur)), isa
+		fmt.Fprintf(stderr, "kernels %s; FMA peak GFLOP/s: ymm %.0f (1 thread) %.0f (2); zmm %.0f (1) %.0f (2); %s with %d threads %.0f\n",
+			res.KernPath, res.PeakYmm1, res.PeakYmm2, res.PeakZmm1, res.PeakZmm2, isa, res.Threads, res.PeakRef)
+	}
+	var lastGF, lastPct float64 // the GFLOP/s and % of peak of the last timed figure
 	timeIt := func(name string, f func() error) (float64, error) {
 		if err := f(); err != nil { // warm-up: builds graphs, touches buffers
 			return 0, err
 		}
-		start, cpu0 := time.Now(), procCPUSeconds()
+		start, cpu0, f0 := time.Now(), procCPUSeconds(), kern.FLOPs()
 		for i := 0; i < *steps; i++ {
 			if ctx.Err() != nil {
 				return 0, ctx.Err()
@@ -104,7 +148,19 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 				return 0, err
 			}
 		}
-		ips := float64(*steps**batch) / time.Since(start).Seconds()
+		el := time.Since(start).Seconds()
+		ips := float64(*steps**batch) / el
+		fl := float64(kern.FLOPs() - f0)
+		lastGF, lastPct = fl/el/1e9, 0
+		pct := ""
+		if res.PeakRef > 0 {
+			lastPct = 100 * lastGF / res.PeakRef
+			if cpu := procCPUSeconds() - cpu0; cpu0 >= 0 && cpu > 0 {
+				lastPct = 100 * (fl / cpu / 1e9) / (res.PeakRef / float64(res.Threads))
+			}
+			pct = fmt.Sprintf(", %.0f %% of the %s peak", lastPct, res.PeakISA)
+		}
+		fmt.Fprintf(stderr, "%-8s %8.1f GFLOP/s%s\n", name, lastGF, pct)
 		if cpu := procCPUSeconds() - cpu0; cpu0 >= 0 && cpu > 0 {
 			// On a shared machine the wall-clock rate depends on the other
 			// load; images per CPU-second times GOMAXPROCS is the rate the
@@ -132,6 +188,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return false
 		}
 		*dst = v
+		gf, pct := map[string]*float64{"forward": &res.FwdGF, "sgd": &res.SGDGF, "sam": &res.SAMGF, "bsam": &res.BSAMGF}[name], map[string]*float64{"forward": &res.FwdPct, "sgd": &res.SGDPct, "sam": &res.SAMPct, "bsam": &res.BSAMPct}[name]
+		*gf = round1(lastGF)
+		*pct = round1(lastPct)
 		return true
 	}
 	if !run("forward", &res.FwdImgS, func() error { _, err := net.Forward(x, *batch); return err }) {
@@ -152,6 +211,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fmt.Fprintf(stdout, "%s\n", b)
 	return 0
 }
+
+func round1(x float64) float64 { return math.Round(x*10) / 10 }
 
 // procCPUSeconds returns the user+system CPU time of this process from
 // /proc/self/stat (Linux; fields 14 and 15, in USER_HZ = 100 ticks), or

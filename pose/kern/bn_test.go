@@ -10,7 +10,7 @@ import (
 
 func TestBatchNormTrain(t *testing.T) {
 	for _, k := range kernels(t) {
-		useAVX2 = k.avx
+		setPath(k.path)
 		t.Run(k.name, func(t *testing.T) { testBatchNormTrain(t) })
 	}
 }
@@ -81,7 +81,7 @@ func testBatchNormTrain(t *testing.T) {
 
 func TestBatchNormAddReLUTrain(t *testing.T) {
 	for _, k := range kernels(t) {
-		useAVX2 = k.avx
+		setPath(k.path)
 		t.Run(k.name, func(t *testing.T) { testBatchNormAddReLUTrain(t) })
 	}
 }
@@ -154,7 +154,7 @@ func TestBatchNormEval(t *testing.T) {
 // finite differences of L = Σ r·BN(x) in float64.
 func TestBatchNormBackward(t *testing.T) {
 	for _, k := range kernels(t) {
-		useAVX2 = k.avx
+		setPath(k.path)
 		t.Run(k.name, func(t *testing.T) { testBatchNormBackward(t) })
 	}
 }
@@ -206,7 +206,7 @@ func testBatchNormBackward(t *testing.T) {
 // (8 images of 64×48, offset mean) against an all-float64 computation.
 func TestBatchNormAccuracy(t *testing.T) {
 	for _, k := range kernels(t) {
-		useAVX2 = k.avx
+		setPath(k.path)
 		t.Run(k.name, func(t *testing.T) { testBatchNormAccuracy(t) })
 	}
 }

@@ -11,6 +11,16 @@ import (
 type Conv struct{ InC, OutC, KH, KW, Stride, Pad, InH, InW int }
 
 // OutH returns the output height (InH+2*Pad-KH)/Stride + 1.
+// count adds the multiply-adds of one pass over n images (as a direct
+// convolution: 2*OutC*OutH*OutW*InC*KH*KW FLOP per image, whatever
+// algorithm runs) to the FLOP counter.
+func (c Conv) count(n int) {
+	if c.Stride < 1 {
+		return // invalid: the caller's check panics
+	}
+	flops.Add(int64(2 * n * c.OutC * c.OutH() * c.OutW() * c.InC * c.KH * c.KW))
+}
+
 func (c Conv) OutH() int { return (c.InH+2*c.Pad-c.KH)/c.Stride + 1 }
 
 // OutW returns the output width (InW+2*Pad-KW)/Stride + 1.
@@ -55,6 +65,7 @@ func checkLen(op, name string, s []float32, want int) {
 // its image straight into the packed GEMM operand. It panics if the Conv
 // is invalid or a length is wrong.
 func (c Conv) Forward(n int, x, w, bias, y []float32, ws *Workspace) {
+	c.count(n)
 	c.forward(n, x, w, bias, y, ws, nil)
 }
 
@@ -71,6 +82,7 @@ func (c Conv) Forward(n int, x, w, bias, y []float32, ws *Workspace) {
 //
 // It panics if the Conv is invalid or a length is wrong.
 func (c Conv) ForwardBNEval(n int, x, w, gamma, beta, runMean, runVar []float32, eps float64, relu bool, y []float32, ws *Workspace) {
+	c.count(n)
 	for _, p := range [][]float32{gamma, beta, runMean, runVar} {
 		checkLen("Conv.ForwardBNEval", "batch-norm parameter", p, c.OutC)
 	}
@@ -195,6 +207,7 @@ func (c Conv) applyEpilogue(n int, ep *epilogue, y []float32) {
 // then scatters col back into dx_i (col2im). It panics if the Conv is
 // invalid or a length is wrong.
 func (c Conv) BackwardData(n int, dy, w, dx []float32, ws *Workspace) {
+	c.count(n)
 	c.validate("BackwardData")
 	inSz, outN, kk := c.InC*c.InH*c.InW, c.OutH()*c.OutW(), c.InC*c.KH*c.KW
 	checkLen("Conv.BackwardData", "dy", dy, n*c.OutC*outN)
@@ -278,6 +291,7 @@ func (c Conv) BackwardData(n int, dy, w, dx []float32, ws *Workspace) {
 // added at the end (a single image is split by output channels). It
 // panics if the Conv is invalid or a length is wrong.
 func (c Conv) BackwardFilter(n int, x, dy, dw, dbias []float32, ws *Workspace) {
+	c.count(n)
 	c.validate("BackwardFilter")
 	inSz, outN, kk := c.InC*c.InH*c.InW, c.OutH()*c.OutW(), c.InC*c.KH*c.KW
 	checkLen("Conv.BackwardFilter", "x", x, n*inSz)

@@ -47,7 +47,7 @@ func convData(r *rand.Rand, c Conv, n int) (x, w, bias, dy []float32) {
 
 func TestConvForward(t *testing.T) {
 	for _, kern := range kernels(t) {
-		useAVX2 = kern.avx
+		setPath(kern.path)
 		var ws Workspace // reused across shapes: must grow correctly
 		for _, tc := range convCases {
 			for _, withBias := range []bool{false, true} {
@@ -98,7 +98,7 @@ func TestConvShiftAll(t *testing.T) {
 // finite differences of L = Σ dy·conv(x, w, bias) in float64.
 func TestConvBackward(t *testing.T) {
 	for _, kern := range kernels(t) {
-		useAVX2 = kern.avx
+		setPath(kern.path)
 		var ws Workspace
 		for _, tc := range convCases {
 			t.Run(kern.name+"/"+tc.name, func(t *testing.T) {
@@ -440,7 +440,7 @@ func TestConvGradientAccuracy(t *testing.T) {
 // path (shifted-image and packing, several images and one).
 func TestConvForwardBNEval(t *testing.T) {
 	for _, kern := range kernels(t) {
-		useAVX2 = kern.avx
+		setPath(kern.path)
 		var ws Workspace
 		for _, tc := range convCases {
 			for _, n := range []int{tc.n, 1} {

@@ -109,3 +109,5 @@
 //   - The posenet-s layer shapes in ../shared/specs/posenet-s.md set the
 //     benchmark sizes.
 package kern
+
+//go:generate go run -C _gen . -out ..

@@ -12,10 +12,15 @@ import (
 const (
 	mr = 6    // rows of a micro-tile
 	nr = 16   // columns of a micro-tile
-	kc = 256  // depth of a packed block (B micro-panel 16 KiB fits L1)
 	mc = 144  // rows of a packed A block (144 KiB, L2)
 	nc = 4080 // columns of a packed B block (multiple of nr)
 )
+
+// kc is the depth of a packed block: 256 for the 16-column tiles (a B
+// micro-panel of 16 KiB fits L1); setPath lowers it for the 64-column
+// zmm tiles, whose B micro-panels are four times wider. Packed operands
+// (prepackA) must be made and used under the same path.
+var kc = 256
 
 // Sgemm computes C = alpha*op(A)*op(B) + beta*C for row-major float32
 // matrices, where op(A) is m×k and op(B) is k×n.
@@ -38,6 +43,7 @@ const (
 // a slice is too short.
 func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	checkGemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
+	flops.Add(int64(2 * m * n * k))
 	w := Workers()
 	if w == 1 || m*n*k < parSize {
 		p := packPool.Get().(*packBuf)
@@ -235,7 +241,6 @@ func gemm(p *packBuf, m, n, k int, a opA, b opB, beta float32, c []float32, ldc 
 	}
 	mp := roundUp(m, mr)
 	bp := aligned(&p.b, roundUp(min(n, nc), nr)*kcMax)
-	var tile [mr * nr]float32
 	for jc := 0; jc < n; jc += nc {
 		nb := min(nc, n-jc)
 		for pc := 0; pc < k; pc += kcMax {
@@ -258,41 +263,59 @@ func gemm(p *packBuf, m, n, k int, a opA, b opB, beta float32, c []float32, ldc 
 				} else {
 					packA(ap, a.trans, a.alpha, a.a, a.lda, ic, pc, mb, kb)
 				}
-				for jr := 0; jr < nb; jr += nr {
-					nn := min(nr, nb-jr)
-					bpan := bp[jr*kb:]
-					for ir := 0; ir < mb; ir += mr {
-						mm := min(mr, mb-ir)
-						apan := apk[ir*kb:]
-						off := (ic+ir)*ldc + jc + jr
-						if mm == mr && nn == nr {
-							microKernel(kb, apan, bpan, c[off:], ldc, acc)
-						} else {
-							microKernel(kb, apan, bpan, tile[:], nr, false)
-							for i := range mm {
-								ci := c[off+i*ldc : off+i*ldc+nn]
-								ti := tile[i*nr : i*nr+nn]
-								if acc {
-									for j := range ci {
-										ci[j] += ti[j]
-									}
-								} else {
-									copy(ci, ti)
-								}
-							}
+				var bt []float32
+				if tb != nil {
+					bt = tb[ic:]
+				}
+				packedTiles(kb, mb, nb, apk, bp, c[ic*ldc+jc:], ldc, acc, bt)
+			}
+		}
+	}
+}
+
+// packedTilesNarrow computes the mb×nb block of C at c (row stride ldc)
+// from the packed A block apk and B block bp (depth kb) in mr×nr tiles of
+// microKernel, storing (acc false) or adding; bias (if non-nil) is added
+// to row i. Edge tiles go through a scratch tile.
+func packedTilesNarrow(kb, mb, nb int, apk, bp, c []float32, ldc int, acc bool, bias []float32) {
+	var tile [mr * nr]float32
+	for jr := 0; jr < nb; jr += nr {
+		nn := min(nr, nb-jr)
+		bpan := bp[jr*kb:]
+		for ir := 0; ir < mb; ir += mr {
+			mm := min(mr, mb-ir)
+			apan := apk[ir*kb:]
+			off := ir*ldc + jr
+			if mm == mr && nn == nr {
+				microKernel(kb, apan, bpan, c[off:], ldc, acc)
+			} else {
+				microKernel(kb, apan, bpan, tile[:], nr, false)
+				for i := range mm {
+					ci := c[off+i*ldc : off+i*ldc+nn]
+					ti := tile[i*nr : i*nr+nn]
+					if acc {
+						for j := range ci {
+							ci[j] += ti[j]
 						}
-						if tb != nil {
-							for i := range mm {
-								bv := tb[ic+ir+i]
-								ci := c[off+i*ldc : off+i*ldc+nn]
-								for j := range ci {
-									ci[j] += bv
-								}
-							}
-						}
+					} else {
+						copy(ci, ti)
 					}
 				}
 			}
+			if bias != nil {
+				addBias(c[off:], ldc, mm, nn, bias[ir:])
+			}
+		}
+	}
+}
+
+// addBias adds bias[i] to the nn values of row i < mm of c.
+func addBias(c []float32, ldc, mm, nn int, bias []float32) {
+	for i := range mm {
+		bv := bias[i]
+		ci := c[i*ldc : i*ldc+nn]
+		for j := range ci {
+			ci[j] += bv
 		}
 	}
 }

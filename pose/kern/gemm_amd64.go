@@ -7,6 +7,10 @@ import "golang.org/x/sys/cpu"
 // useAVX2 selects the assembly micro-kernel; tests may switch it off.
 var useAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 
+// fmaLoopAVX2 runs n iterations of 12 independent ymm FMAs (192 FLOP):
+// the AVX2 FMA peak (gemm_amd64.s).
+func fmaLoopAVX2(n int)
+
 // kernelAVX2 is kernelGo in AVX2/FMA assembly (gemm_amd64.s). a, b and c
 // point at the first element of the A panel, B panel and C tile.
 //

@@ -8,24 +8,29 @@ import (
 	"testing"
 )
 
-// kernels returns the micro-kernels to test: the portable one always and
-// the assembly one when the CPU supports it. Each sub-test sets useAVX2.
+// kernels returns the kernel paths to test: every path this CPU
+// supports (Paths: avx512, avx2, generic). Each sub-test calls
+// setPath(kern.path); the path in use before is restored at cleanup.
 func kernels(t *testing.T) []struct {
-	name string
-	avx  bool
+	name, path string
+	avx        bool
 } {
-	ks := []struct {
-		name string
-		avx  bool
-	}{{"go", false}}
-	if useAVX2 {
-		ks = append(ks, struct {
-			name string
-			avx  bool
-		}{"avx2", true})
+	var ks []struct {
+		name, path string
+		avx        bool
 	}
-	saved := useAVX2
-	t.Cleanup(func() { useAVX2 = saved })
+	for _, p := range Paths() {
+		name := p
+		if p == "generic" {
+			name = "go"
+		}
+		ks = append(ks, struct {
+			name, path string
+			avx        bool
+		}{name, p, p != "generic"})
+	}
+	saved := kernPath
+	t.Cleanup(func() { setPath(saved) })
 	return ks
 }
 
@@ -36,7 +41,7 @@ func TestSgemm(t *testing.T) {
 	}
 	scalars := []struct{ alpha, beta float32 }{{1, 0}, {0.5, 1}, {-1.5, 0.25}, {0, 2}, {2, 0}}
 	for _, kern := range kernels(t) {
-		useAVX2 = kern.avx
+		setPath(kern.path)
 		r := rand.New(rand.NewPCG(1, 2))
 		for _, sh := range shapes {
 			for _, ta := range []bool{false, true} {
@@ -185,15 +190,15 @@ var gemmShapes = []struct{ m, n, k int }{
 }
 
 func BenchmarkSgemm(b *testing.B) {
-	for _, kern := range []struct {
-		name string
-		avx  bool
-	}{{"", useAVX2}, {"go_", false}} {
+	for _, kern := range []struct{ name, path string }{{"", Path()}, {"avx2_", "avx2"}, {"go_", "generic"}} {
+		if kern.path == "avx2" && (Path() != "avx512") {
+			continue
+		}
 		for _, s := range gemmShapes {
 			b.Run(fmt.Sprintf("%sM%d_N%d_K%d", kern.name, s.m, s.n, s.k), func(b *testing.B) {
-				saved := useAVX2
-				useAVX2 = kern.avx
-				defer func() { useAVX2 = saved }()
+				saved := kernPath
+				setPath(kern.path)
+				defer setPath(saved)
 				r := rand.New(rand.NewPCG(1, 1))
 				x := randSlice(r, s.m*s.k, -1, 1)
 				y := randSlice(r, s.k*s.n, -1, 1)

@@ -196,7 +196,6 @@ func gemmShift(m, ld, k int, apre, b []float32, off []int, c []float32) {
 		return
 	}
 	mp := roundUp(m, mr)
-	var tile [mr * nr]float32
 	kcb := kBlocksOf(k, kcShift)
 	for pc := 0; pc < k; pc += kcb {
 		kb := min(kcb, k-pc)
@@ -205,27 +204,34 @@ func gemmShift(m, ld, k int, apre, b []float32, off []int, c []float32) {
 		for ic := 0; ic < m; ic += mc {
 			mb := min(mc, m-ic)
 			apk := apre[pc*mp+ic*kb:]
-			for jr := 0; jr < ld; jr += nr {
-				bj := b[jr:]
-				for ir := 0; ir < mb; ir += mr {
-					mm := min(mr, mb-ir)
-					off := (ic+ir)*ld + jr
-					if mm == mr {
-						microKernelOff(kb, apk[ir*kb:], bj, offs, c[off:], ld, acc)
-						continue
+			shiftTiles(kb, mb, ld, apk, b, offs, c[ic*ld:], acc)
+		}
+	}
+}
+
+// shiftTilesNarrow computes the mb×ld block of C at c (row stride ld) of
+// gemmShift for one depth block: A packed (apk), B row p at b[offs[p]:].
+func shiftTilesNarrow(kb, mb, ld int, apk, b []float32, offs []int, c []float32, acc bool) {
+	var tile [mr * nr]float32
+	for jr := 0; jr < ld; jr += nr {
+		bj := b[jr:]
+		for ir := 0; ir < mb; ir += mr {
+			mm := min(mr, mb-ir)
+			off := ir*ld + jr
+			if mm == mr {
+				microKernelOff(kb, apk[ir*kb:], bj, offs, c[off:], ld, acc)
+				continue
+			}
+			microKernelOff(kb, apk[ir*kb:], bj, offs, tile[:], nr, false)
+			for i := range mm {
+				ci := c[off+i*ld : off+i*ld+nr]
+				ti := tile[i*nr : i*nr+nr]
+				if acc {
+					for j := range ci {
+						ci[j] += ti[j]
 					}
-					microKernelOff(kb, apk[ir*kb:], bj, offs, tile[:], nr, false)
-					for i := range mm {
-						ci := c[off+i*ld : off+i*ld+nr]
-						ti := tile[i*nr : i*nr+nr]
-						if acc {
-							for j := range ci {
-								ci[j] += ti[j]
-							}
-						} else {
-							copy(ci, ti)
-						}
-					}
+				} else {
+					copy(ci, ti)
 				}
 			}
 		}
@@ -319,6 +325,7 @@ func kBlocksOf(k, kmax int) int {
 }
 
 // kcShift bounds the depth of the blocks of the shifted-image GEMM.
+// (setPath changes it with the path, as kc.)
 var kcShift = 192
 
 // filterShift is BackwardFilter on the shifted-image path for images
@@ -336,8 +343,6 @@ func (c Conv) filterShift(s *scratch, lo, hi int, x, dy []float32, off []int, dw
 	kbMax := kBlocks(ld)
 	np := roundUp(c.OutC, nr)
 	bp := aligned(&s.pack.b, np*kbMax)
-	var tile [mr * nr]float32
-	var edge [mr]int
 	for i := lo; i < hi; i++ {
 		c.padShift(&g, x[i*inSz:(i+1)*inSz], xp)
 		dyi := dy[i*c.OutC*outN : (i+1)*c.OutC*outN]
@@ -356,31 +361,40 @@ func (c Conv) filterShift(s *scratch, lo, hi int, x, dy []float32, off []int, dw
 			acc := i > lo || pc > 0
 			packB(bp, true, dyp, ld, pc, 0, kb, c.OutC)
 			xk := xp[pc:]
-			for jr := 0; jr < c.OutC; jr += nr {
-				nn := min(nr, c.OutC-jr)
-				bpan := bp[jr*kb:]
-				for ir := 0; ir < kk; ir += mr {
-					mm := min(mr, kk-ir)
-					co := ir*ldw + jr
-					if mm == mr && nn == nr {
-						microKernelRows(kb, xk, off[ir:ir+mr], bpan, dwt[co:], ldw, acc)
-						continue
+			rowsTiles(kb, kk, c.OutC, xk, off, bp, dwt, ldw, acc)
+		}
+	}
+}
+
+// rowsTilesNarrow computes the kk×n block of dwt (row stride ldw) of
+// filterShift for one depth block: row i of A read in place at
+// xk[off[i]:], B the packed panels bp.
+func rowsTilesNarrow(kb, kk, n int, xk []float32, off []int, bp, dwt []float32, ldw int, acc bool) {
+	var tile [mr * nr]float32
+	var edge [mr]int
+	for jr := 0; jr < n; jr += nr {
+		nn := min(nr, n-jr)
+		bpan := bp[jr*kb:]
+		for ir := 0; ir < kk; ir += mr {
+			mm := min(mr, kk-ir)
+			co := ir*ldw + jr
+			if mm == mr && nn == nr {
+				microKernelRows(kb, xk, off[ir:ir+mr], bpan, dwt[co:], ldw, acc)
+				continue
+			}
+			for t := range edge {
+				edge[t] = off[min(ir+t, kk-1)]
+			}
+			microKernelRows(kb, xk, edge[:], bpan, tile[:], nr, false)
+			for t := range mm {
+				ci := dwt[co+t*ldw : co+t*ldw+nn]
+				ti := tile[t*nr : t*nr+nn]
+				if acc {
+					for j := range ci {
+						ci[j] += ti[j]
 					}
-					for t := range edge {
-						edge[t] = off[min(ir+t, kk-1)]
-					}
-					microKernelRows(kb, xk, edge[:], bpan, tile[:], nr, false)
-					for t := range mm {
-						ci := dwt[co+t*ldw : co+t*ldw+nn]
-						ti := tile[t*nr : t*nr+nn]
-						if acc {
-							for j := range ci {
-								ci[j] += ti[j]
-							}
-						} else {
-							copy(ci, ti)
-						}
-					}
+				} else {
+					copy(ci, ti)
 				}
 			}
 		}

@@ -12,6 +12,15 @@ func winoInAVX2(p00, p01, p10, p11 *float32, wp, blocks int, dst *float32, ps in
 //go:noescape
 func winoOutAVX2(m *float32, ps, blocks int, dst *float32, ds int)
 
+// winoInZ and winoOutZ are winoInAVX2 and winoOutAVX2 on zmm registers
+// (winograd_avx512_amd64.s): blocks counts pairs of eight-tile blocks.
+//
+//go:noescape
+func winoInZ(p00, p01, p10, p11 *float32, wp, blocks int, dst *float32, ps int)
+
+//go:noescape
+func winoOutZ(m *float32, ps, blocks int, dst *float32, ds int)
+
 func winoIn(x []float32, p00, p01, p10, p11, wp, blocks int, dst []float32, ps int) {
 	if !useAVX2 || blocks == 0 {
 		winoInGo(x, p00, p01, p10, p11, wp, blocks, dst, ps)
@@ -20,7 +29,16 @@ func winoIn(x []float32, p00, p01, p10, p11, wp, blocks int, dst []float32, ps i
 	n := 8 * blocks
 	_ = x[max(p00, p01, p10, p11)+wp+1+n-1]
 	_ = dst[15*ps+n-1]
-	winoInAVX2(&x[p00], &x[p01], &x[p10], &x[p11], wp, blocks, &dst[0], ps)
+	q := 0
+	if useAVX512 && blocks >= 2 {
+		winoInZ(&x[p00], &x[p01], &x[p10], &x[p11], wp, blocks/2, &dst[0], ps)
+		if blocks%2 == 0 {
+			return
+		}
+		q = 16 * (blocks / 2)
+		blocks = 1
+	}
+	winoInAVX2(&x[p00+q], &x[p01+q], &x[p10+q], &x[p11+q], wp, blocks, &dst[q], ps)
 }
 
 func winoOut(m []float32, ps, blocks int, dst []float32, ds int) {
@@ -31,5 +49,14 @@ func winoOut(m []float32, ps, blocks int, dst []float32, ds int) {
 	n := 8 * blocks
 	_ = m[15*ps+n-1]
 	_ = dst[3*ds+n-1]
-	winoOutAVX2(&m[0], ps, blocks, &dst[0], ds)
+	q := 0
+	if useAVX512 && blocks >= 2 {
+		winoOutZ(&m[0], ps, blocks/2, &dst[0], ds)
+		if blocks%2 == 0 {
+			return
+		}
+		q = 16 * (blocks / 2)
+		blocks = 1
+	}
+	winoOutAVX2(&m[q], ps, blocks, &dst[q], ds)
 }

@@ -1,6 +1,7 @@
 package kern
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -47,7 +48,7 @@ func TestWinogradConv(t *testing.T) {
 	winoMinW = 1
 	t.Cleanup(func() { winoMinW = saved })
 	for _, kern := range kernels(t) {
-		useAVX2 = kern.avx
+		setPath(kern.path)
 		ws := new(Workspace).prepare(Workers())
 		for _, tc := range winoCases {
 			t.Run(kern.name+"/"+tc.name, func(t *testing.T) {
@@ -112,31 +113,40 @@ func TestWinogradEntryPoints(t *testing.T) {
 	}
 }
 
-// TestWinogradKernels checks the AVX2 transforms against the portable
-// ones.
+// TestWinogradKernels checks the AVX2 and AVX-512 transforms against the
+// portable ones for 1-5 blocks (the zmm code takes pairs of blocks and
+// leaves an odd one to the AVX2 code).
 func TestWinogradKernels(t *testing.T) {
 	if !useAVX2 {
 		t.Skip("no AVX2")
 	}
 	r := rand.New(rand.NewPCG(15, 16))
-	const blocks, wp, ps = 3, 7, 40
+	const wp, ps = 7, 48
 	src := randSlice(r, 16*ps+64, -1, 1)
-	for _, tc := range []struct {
-		name string
-		f    func(dst []float32)
-	}{
-		{"in", func(dst []float32) { winoIn(src, 0, 3, 17, 21, wp, blocks, dst, ps) }},
-		{"out", func(dst []float32) { winoOut(src, ps, blocks, dst, ps) }},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got, want := make([]float32, 16*ps), make([]float32, 16*ps)
-			tc.f(got)
-			useAVX2 = false
-			tc.f(want)
-			useAVX2 = true
-			if e := relErr(got, to64(want)); !(e < 1e-7) {
-				t.Fatalf("AVX2 differs from Go: relative error %g", e)
+	for _, kern := range kernels(t) {
+		if kern.path == "generic" {
+			continue
+		}
+		for blocks := 1; blocks <= 5; blocks++ {
+			for _, tc := range []struct {
+				name string
+				f    func(dst []float32)
+			}{
+				{"in", func(dst []float32) { winoIn(src, 0, 3, 17, 21, wp, blocks, dst, ps) }},
+				{"out", func(dst []float32) { winoOut(src, ps, blocks, dst, ps) }},
+			} {
+				t.Run(fmt.Sprintf("%s/%s/blocks%d", kern.path, tc.name, blocks), func(t *testing.T) {
+					got, want := make([]float32, 16*ps), make([]float32, 16*ps)
+					setPath(kern.path)
+					tc.f(got)
+					setPath("generic")
+					tc.f(want)
+					setPath(kern.path)
+					if e := relErr(got, to64(want)); !(e < 1e-7) {
+						t.Fatalf("%s differs from Go: relative error %g", kern.path, e)
+					}
+				})
 			}
-		})
+		}
 	}
 }

@@ -1,0 +1,3 @@
+module github.com/bsampose/bsampose/pose/kern/_gen
+
+go 1.26.8

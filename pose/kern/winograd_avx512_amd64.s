@@ -1,0 +1,173 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// The Winograd F(2x2, 3x3) transforms of winograd_amd64.s with ZMM
+// registers: sixteen tiles per register (blocks counts pairs of the AVX2
+// version's eight-tile blocks). AVX-512F; only the avx512 path calls them.
+// func winoInZ(p00, p01, p10, p11 *float32, wp, blocks int, dst *float32, ps int)
+TEXT ·winoInZ(SB), NOSPLIT, $0-64
+	MOVQ p00+0(FP), R9
+	MOVQ p01+8(FP), R10
+	MOVQ p10+16(FP), R11
+	MOVQ p11+24(FP), R12
+	MOVQ wp+32(FP), BX
+	SHLQ $2, BX
+	MOVQ blocks+40(FP), CX
+	MOVQ dst+48(FP), DI
+	MOVQ ps+56(FP), DX
+	SHLQ $2, DX
+	LEAQ (DX)(DX*2), R13
+	LEAQ (DI)(DX*4), SI
+	LEAQ (DI)(DX*8), AX
+	LEAQ (AX)(DX*4), R8
+zinloop:
+	// rows of Bᵀd: d0-d2, d1+d2, d2-d1, d1-d3; then (·)B: x0-x2, x1+x2, x2-x1, x1-x3
+	VMOVUPS (R9), Z0
+	VSUBPS (R9)(BX*1), Z0, Z0
+	VMOVUPS (R10), Z1
+	VSUBPS (R10)(BX*1), Z1, Z1
+	VMOVUPS 4(R9), Z2
+	VSUBPS 4(R9)(BX*1), Z2, Z2
+	VMOVUPS 4(R10), Z3
+	VSUBPS 4(R10)(BX*1), Z3, Z3
+	VSUBPS Z2, Z0, Z4
+	VADDPS Z2, Z1, Z5
+	VSUBPS Z1, Z2, Z6
+	VSUBPS Z3, Z1, Z7
+	VMOVUPS Z4, (DI)
+	VMOVUPS Z5, (DI)(DX*1)
+	VMOVUPS Z6, (DI)(DX*2)
+	VMOVUPS Z7, (DI)(R13*1)
+	VMOVUPS (R11), Z0
+	VADDPS (R9)(BX*1), Z0, Z0
+	VMOVUPS (R12), Z1
+	VADDPS (R10)(BX*1), Z1, Z1
+	VMOVUPS 4(R11), Z2
+	VADDPS 4(R9)(BX*1), Z2, Z2
+	VMOVUPS 4(R12), Z3
+	VADDPS 4(R10)(BX*1), Z3, Z3
+	VSUBPS Z2, Z0, Z4
+	VADDPS Z2, Z1, Z5
+	VSUBPS Z1, Z2, Z6
+	VSUBPS Z3, Z1, Z7
+	VMOVUPS Z4, (SI)
+	VMOVUPS Z5, (SI)(DX*1)
+	VMOVUPS Z6, (SI)(DX*2)
+	VMOVUPS Z7, (SI)(R13*1)
+	VMOVUPS (R9)(BX*1), Z0
+	VSUBPS (R11), Z0, Z0
+	VMOVUPS (R10)(BX*1), Z1
+	VSUBPS (R12), Z1, Z1
+	VMOVUPS 4(R9)(BX*1), Z2
+	VSUBPS 4(R11), Z2, Z2
+	VMOVUPS 4(R10)(BX*1), Z3
+	VSUBPS 4(R12), Z3, Z3
+	VSUBPS Z2, Z0, Z4
+	VADDPS Z2, Z1, Z5
+	VSUBPS Z1, Z2, Z6
+	VSUBPS Z3, Z1, Z7
+	VMOVUPS Z4, (AX)
+	VMOVUPS Z5, (AX)(DX*1)
+	VMOVUPS Z6, (AX)(DX*2)
+	VMOVUPS Z7, (AX)(R13*1)
+	VMOVUPS (R11), Z0
+	VSUBPS (R11)(BX*1), Z0, Z0
+	VMOVUPS (R12), Z1
+	VSUBPS (R12)(BX*1), Z1, Z1
+	VMOVUPS 4(R11), Z2
+	VSUBPS 4(R11)(BX*1), Z2, Z2
+	VMOVUPS 4(R12), Z3
+	VSUBPS 4(R12)(BX*1), Z3, Z3
+	VSUBPS Z2, Z0, Z4
+	VADDPS Z2, Z1, Z5
+	VSUBPS Z1, Z2, Z6
+	VSUBPS Z3, Z1, Z7
+	VMOVUPS Z4, (R8)
+	VMOVUPS Z5, (R8)(DX*1)
+	VMOVUPS Z6, (R8)(DX*2)
+	VMOVUPS Z7, (R8)(R13*1)
+	ADDQ $64, R9
+	ADDQ $64, R10
+	ADDQ $64, R11
+	ADDQ $64, R12
+	ADDQ $64, DI
+	ADDQ $64, SI
+	ADDQ $64, AX
+	ADDQ $64, R8
+	DECQ CX
+	JNZ zinloop
+	VZEROUPPER
+	RET
+
+// func winoOutZ(m *float32, ps, blocks int, dst *float32, ds int)
+TEXT ·winoOutZ(SB), NOSPLIT, $0-40
+	MOVQ m+0(FP), SI
+	MOVQ ps+8(FP), DX
+	SHLQ $2, DX
+	MOVQ blocks+16(FP), CX
+	MOVQ dst+24(FP), DI
+	MOVQ ds+32(FP), R10
+	SHLQ $2, R10
+	LEAQ (DX)(DX*2), R13
+	LEAQ (R10)(R10*2), R11
+	LEAQ (SI)(DX*4), AX
+	LEAQ (SI)(DX*8), BX
+	LEAQ (BX)(DX*4), R9
+zoutloop:
+	// each row of M: s0 = x0+x1+x2, s1 = x1-x2-x3
+	VMOVUPS (SI), Z0
+	VMOVUPS (SI)(DX*1), Z1
+	VMOVUPS (SI)(DX*2), Z2
+	VMOVUPS (SI)(R13*1), Z3
+	VADDPS Z1, Z0, Z4
+	VADDPS Z2, Z4, Z4
+	VSUBPS Z2, Z1, Z5
+	VSUBPS Z3, Z5, Z5
+	VMOVUPS (AX), Z0
+	VMOVUPS (AX)(DX*1), Z1
+	VMOVUPS (AX)(DX*2), Z2
+	VMOVUPS (AX)(R13*1), Z3
+	VADDPS Z1, Z0, Z6
+	VADDPS Z2, Z6, Z6
+	VSUBPS Z2, Z1, Z7
+	VSUBPS Z3, Z7, Z7
+	VMOVUPS (BX), Z0
+	VMOVUPS (BX)(DX*1), Z1
+	VMOVUPS (BX)(DX*2), Z2
+	VMOVUPS (BX)(R13*1), Z3
+	VADDPS Z1, Z0, Z8
+	VADDPS Z2, Z8, Z8
+	VSUBPS Z2, Z1, Z9
+	VSUBPS Z3, Z9, Z9
+	VMOVUPS (R9), Z0
+	VMOVUPS (R9)(DX*1), Z1
+	VMOVUPS (R9)(DX*2), Z2
+	VMOVUPS (R9)(R13*1), Z3
+	VADDPS Z1, Z0, Z10
+	VADDPS Z2, Z10, Z10
+	VSUBPS Z2, Z1, Z11
+	VSUBPS Z3, Z11, Z11
+	// the columns: y0 = s0+s1+s2, y1 = s1-s2-s3
+	VADDPS Z6, Z4, Z0
+	VADDPS Z8, Z0, Z0
+	VADDPS Z7, Z5, Z1
+	VADDPS Z9, Z1, Z1
+	VSUBPS Z8, Z6, Z2
+	VSUBPS Z10, Z2, Z2
+	VSUBPS Z9, Z7, Z3
+	VSUBPS Z11, Z3, Z3
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z1, (DI)(R10*1)
+	VMOVUPS Z2, (DI)(R10*2)
+	VMOVUPS Z3, (DI)(R11*1)
+	ADDQ $64, SI
+	ADDQ $64, AX
+	ADDQ $64, BX
+	ADDQ $64, R9
+	ADDQ $64, DI
+	DECQ CX
+	JNZ zoutloop
+	VZEROUPPER
+	RET
+
