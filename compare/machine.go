@@ -7,13 +7,15 @@ import (
 	"strings"
 
 	"golang.org/x/sys/cpu"
+
+	"github.com/bsampose/bsampose/pose/kern"
 )
 
 // Machine describes where a run trained.
 type Machine struct {
 	CPU    string `json:"cpu"`     // model name from /proc/cpuinfo ("" when unreadable)
-	ISA    string `json:"isa"`     // the SGEMM path pose/kern dispatches to: avx2 (AVX2+FMA) or generic
-	AVX512 bool   `json:"avx512f"` // the CPU has AVX-512F (pose/kern does not use it)
+	ISA    string `json:"isa"`     // the SGEMM path pose/kern dispatched to: avx512, avx2 or generic (kern.Path)
+	AVX512 bool   `json:"avx512f"` // the CPU has AVX-512F
 	NumCPU int    `json:"num_cpu"`
 	GOARCH string `json:"goarch"`
 	Go     string `json:"go"`
@@ -27,15 +29,11 @@ type Session struct {
 	Resumed     bool    `json:"resumed"`
 }
 
-// ThisMachine returns the description of the machine running it. The ISA
-// mirrors pose/kern's dispatch condition (amd64 with AVX2 and FMA, unless
-// built with the purego tag, which it cannot see).
+// ThisMachine returns the description of the machine running it, with the
+// kernel path pose/kern chose at start.
 func ThisMachine() Machine {
-	m := Machine{ISA: "generic", NumCPU: runtime.NumCPU(), GOARCH: runtime.GOARCH, Go: runtime.Version()}
+	m := Machine{ISA: kern.Path(), NumCPU: runtime.NumCPU(), GOARCH: runtime.GOARCH, Go: runtime.Version()}
 	if runtime.GOARCH == "amd64" {
-		if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
-			m.ISA = "avx2"
-		}
 		m.AVX512 = cpu.X86.HasAVX512F
 	}
 	if f, err := os.Open("/proc/cpuinfo"); err == nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/bsampose/bsampose/optim"
 	"github.com/bsampose/bsampose/pose"
 	"github.com/bsampose/bsampose/pose/data"
+	"github.com/bsampose/bsampose/pose/kern"
 )
 
 // ErrInterrupted is returned by Run when its context is cancelled (Ctrl-C);
@@ -36,6 +37,7 @@ type Summary struct {
 	BestEpoch   int           `json:"best_epoch"`
 	WallSeconds float64       `json:"wall_seconds"`
 	ImgPerSec   float64       `json:"img_per_s"`
+	KernPath    string        `json:"kern_path"` // pose/kern's SGEMM path in this invocation: avx512, avx2 or generic
 	EpochLog    []EpochRecord `json:"epoch_log"`
 	Last        string        `json:"last_checkpoint"`
 	Best        string        `json:"best_checkpoint,omitempty"`
@@ -251,7 +253,7 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Summary, error) 
 		valEval = pose.NewEvaluator(valDS, cfg.ValImages, net, codec, vcfg, cfg.BatchSize, cfg.Workers, cfg.ValFlip)
 	}
 
-	sum := &Summary{Last: lastPath, EpochLog: history}
+	sum := &Summary{Last: lastPath, EpochLog: history, KernPath: kern.Path()}
 	if n := len(history); n > 0 {
 		sum.FinalLoss, sum.Val = history[n-1].TrainLoss, history[n-1].Val
 	}
