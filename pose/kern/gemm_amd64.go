@@ -28,7 +28,7 @@ func microKernel(kb int, a, b, c []float32, ldc int, acc bool) {
 	kernelGo(kb, a, b, c, ldc, acc)
 }
 
-// transpose16AVX2 is packT16's body in assembly (gemm_amd64.s): it
+// transpose16AVX2 is packT16's body in assembly (pack_amd64.s): it
 // transposes 16 rows of kb floats (kb a multiple of 8) at row stride ldb
 // into a k-major panel of 16.
 //

@@ -1,6 +1,10 @@
 // Command _gen writes the GEMM micro-kernels of package kern:
 // gemm_amd64.s (AVX2/FMA, ymm, VEX only) and gemm_avx512_amd64.s
-// (AVX-512F, zmm, opmask tails). Run it with `go generate ./pose/kern`;
+// (AVX-512F, zmm, opmask tails), with the Go declarations of the latter;
+// the Winograd F(2×2, 3×3) transforms winograd_amd64.s (ymm) and
+// winograd_avx512_amd64.s (zmm) from one description (wino.go); and the
+// B-panel transpose and scatter of pack_amd64.s (pack.go). Run it with
+// `go generate ./pose/kern`;
 // the committed files are its output byte for byte (TestGenerated
 // checks). It has no dependencies, so the main module gains none.
 //
@@ -18,6 +22,7 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 )
 
@@ -504,14 +509,42 @@ func declFile() string {
 	return string(src)
 }
 
+// generate returns the text of every file the generator writes, by
+// name in package kern.
+func generate() map[string]string {
+	return map[string]string{
+		"gemm_amd64.s":            avx2File(),
+		"gemm_avx512_amd64.s":     avx512File(),
+		"gemm_avx512_amd64.go":    declFile(),
+		"winograd_amd64.s":        winoFile(ymm),
+		"winograd_avx512_amd64.s": winoFile(zmm),
+		"pack_amd64.s":            packFile(),
+	}
+}
+
+// avx2Files are the generated files of the AVX2 path: VEX only.
+var avx2Files = []string{"gemm_amd64.s", "winograd_amd64.s", "pack_amd64.s"}
+
 func main() {
 	out := flag.String("out", "..", "directory of package kern")
 	check := flag.Bool("check", false, "report files that differ from the generator's output instead of writing them")
+	list := flag.Bool("list", false, "print the names of the files the generator writes")
 	flag.Parse()
-	files := map[string]string{
-		"gemm_amd64.s":         avx2File(),
-		"gemm_avx512_amd64.s":  avx512File(),
-		"gemm_avx512_amd64.go": declFile(),
+	files := generate()
+	// The AVX2 path must run on CPUs without AVX-512.
+	for _, name := range avx2Files {
+		if bad := vexOnly(files[name]); len(bad) > 0 {
+			log.Fatalf("%s: EVEX-only instructions or registers:\n%s", name, strings.Join(bad, "\n"))
+		}
+	}
+	if *list {
+		names := make([]string, 0, len(files))
+		for name := range files {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		fmt.Println(strings.Join(names, "\n"))
+		return
 	}
 	bad := false
 	for name, text := range files {
