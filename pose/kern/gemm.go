@@ -290,17 +290,7 @@ func packedTilesNarrow(kb, mb, nb int, apk, bp, c []float32, ldc int, acc bool, 
 				microKernel(kb, apan, bpan, c[off:], ldc, acc)
 			} else {
 				microKernel(kb, apan, bpan, tile[:], nr, false)
-				for i := range mm {
-					ci := c[off+i*ldc : off+i*ldc+nn]
-					ti := tile[i*nr : i*nr+nn]
-					if acc {
-						for j := range ci {
-							ci[j] += ti[j]
-						}
-					} else {
-						copy(ci, ti)
-					}
-				}
+				storeTile(c[off:], ldc, tile[:], nr, mm, nn, acc)
 			}
 			if bias != nil {
 				addBias(c[off:], ldc, mm, nn, bias[ir:])
@@ -502,4 +492,21 @@ func store2x4(c []float32, ldc int, acc bool, c00, c01, c02, c03, c10, c11, c12,
 	}
 	r0[0], r0[1], r0[2], r0[3] = c00, c01, c02, c03
 	r1[0], r1[1], r1[2], r1[3] = c10, c11, c12, c13
+}
+
+// storeTile writes the top-left mm x nn block of tile (row stride nr) into
+// c (row stride ldc), adding to c when acc is set: the edge-tile path of
+// the micro-kernel callers, which compute a full tile into scratch.
+func storeTile(c []float32, ldc int, tile []float32, nr, mm, nn int, acc bool) {
+	for i := range mm {
+		ci := c[i*ldc : i*ldc+nn]
+		ti := tile[i*nr : i*nr+nn]
+		if acc {
+			for j := range ci {
+				ci[j] += ti[j]
+			}
+		} else {
+			copy(ci, ti)
+		}
+	}
 }

@@ -223,17 +223,7 @@ func shiftTilesNarrow(kb, mb, ld int, apk, b []float32, offs []int, c []float32,
 				continue
 			}
 			microKernelOff(kb, apk[ir*kb:], bj, offs, tile[:], nr, false)
-			for i := range mm {
-				ci := c[off+i*ld : off+i*ld+nr]
-				ti := tile[i*nr : i*nr+nr]
-				if acc {
-					for j := range ci {
-						ci[j] += ti[j]
-					}
-				} else {
-					copy(ci, ti)
-				}
-			}
+			storeTile(c[off:], ld, tile[:], nr, mm, nr, acc)
 		}
 	}
 }
@@ -386,17 +376,7 @@ func rowsTilesNarrow(kb, kk, n int, xk []float32, off []int, bp, dwt []float32, 
 				edge[t] = off[min(ir+t, kk-1)]
 			}
 			microKernelRows(kb, xk, edge[:], bpan, tile[:], nr, false)
-			for t := range mm {
-				ci := dwt[co+t*ldw : co+t*ldw+nn]
-				ti := tile[t*nr : t*nr+nn]
-				if acc {
-					for j := range ci {
-						ci[j] += ti[j]
-					}
-				} else {
-					copy(ci, ti)
-				}
-			}
+			storeTile(dwt[co:], ldw, tile[:], nr, mm, nn, acc)
 		}
 	}
 }
