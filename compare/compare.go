@@ -754,15 +754,7 @@ func WriteMarkdown(w io.Writer, res *Results) {
 	}
 	fmt.Fprintln(w)
 	for _, o := range res.Optims {
-		fmt.Fprintf(w, "| %s | %d |", o.Name, len(o.Runs))
-		for _, m := range Metrics {
-			s := o.Stats[m]
-			if s.N == 0 {
-				fmt.Fprintf(w, " – |")
-				continue
-			}
-			fmt.Fprintf(w, " %s ± %s |", num(s.Mean), num(s.Std))
-		}
+		statCells(w, o, Metrics)
 		fmt.Fprintln(w)
 	}
 	fmt.Fprintf(w, "\nPer run:\n\n| run | steps | AP | PCK@0.2 | final train loss | MaxS | MinS | top eigenvalue | trace | final PCK@0.2 | final PCKh@0.5 | final AP | probe PCK@0.2 | gap | wall s | machine |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
@@ -778,6 +770,20 @@ func WriteMarkdown(w io.Writer, res *Results) {
 	}
 	writeDiffs(w, res)
 	fmt.Fprintf(w, "\nPlots: `val_pck.png` and `train_loss.png` (per epoch, mean line and min–max band over seeds), `train_loss_steps.png` (the same over steps), `metrics.png` (final metrics); per run `runs/<optim>-s<seed>/loss_profile.png`.\n")
+}
+
+// statCells writes o's row head (name, runs) and one "mean ± std" cell
+// per metric of names ("–" where no run has it).
+func statCells(w io.Writer, o *Optim, names []string) {
+	fmt.Fprintf(w, "| %s | %d |", o.Name, len(o.Runs))
+	for _, m := range names {
+		s := o.Stats[m]
+		if s.N == 0 {
+			fmt.Fprintf(w, " – |")
+			continue
+		}
+		fmt.Fprintf(w, " %s ± %s |", num(s.Mean), num(s.Std))
+	}
 }
 
 func num(x float64) string {
@@ -802,15 +808,7 @@ func writeArms(w io.Writer, res *Results) {
 	}
 	fmt.Fprintf(w, " settings |\n|---|---|%s---|\n", strings.Repeat("---|", len(cols)))
 	for _, o := range res.Optims {
-		fmt.Fprintf(w, "| %s | %d |", o.Name, len(o.Runs))
-		for _, c := range cols {
-			s := o.Stats[c]
-			if s.N == 0 {
-				fmt.Fprintf(w, " – |")
-				continue
-			}
-			fmt.Fprintf(w, " %s ± %s |", num(s.Mean), num(s.Std))
-		}
+		statCells(w, o, cols)
 		fmt.Fprintf(w, " %s |\n", settingsDiff(res.Protocol, o.Settings))
 	}
 	fmt.Fprintln(w)

@@ -2,8 +2,9 @@ package pose
 
 import (
 	"fmt"
+	"maps"
 	"os"
-	"sort"
+	"slices"
 
 	"github.com/bsampose/bsampose/pose/ckpt"
 	"github.com/bsampose/bsampose/pose/data"
@@ -88,12 +89,7 @@ func (ck *Checkpoint) CopyInto(dst []*Tensor) error {
 
 // Names returns the sorted tensor names.
 func (ck *Checkpoint) Names() []string {
-	names := make([]string, 0, len(ck.Tensors))
-	for n := range ck.Tensors {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
+	return slices.Sorted(maps.Keys(ck.Tensors))
 }
 
 // LoadNet builds the network a checkpoint describes, for batches of up to

@@ -5,10 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 
 	"github.com/nlpodyssey/safetensors"
 
@@ -219,12 +220,7 @@ func Parse(path string, data []byte) (*File, error) {
 
 // Names returns the sorted tensor names.
 func (f *File) Names() []string {
-	names := make([]string, 0, len(f.Tensors))
-	for n := range f.Tensors {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
+	return slices.Sorted(maps.Keys(f.Tensors))
 }
 
 // Numel returns the product of shape.
