@@ -11,7 +11,7 @@ import (
 func splitFixture(n int) *Dataset {
 	d := &Dataset{Path: "fixture.json", CategoryID: 1, Schema: Schema{Names: []string{"a"}, Sigmas: []float64{0.1}}}
 	for i := range n {
-		id := int64((i*7)%n*10 + 3) // a permutation of the ids when gcd(7, n) = 1
+		id := int64((i*11)%n*10 + 3) // a permutation of the ids when gcd(11, n) = 1
 		d.Images = append(d.Images, Image{ID: id, FileName: fmt.Sprint(id, ".jpg")})
 		d.Annotations = append(d.Annotations, Annotation{ID: int64(2 * i), ImageID: id, Keypoints: []Keypoint{{1, 1, 2}}, NumKeypoints: 1})
 		if i%3 == 0 {
@@ -96,6 +96,63 @@ func TestSplit(t *testing.T) {
 	for _, n := range []int{0, -1, 13} {
 		if _, _, _, err := Split(splitFixture(23), n); err == nil {
 			t.Errorf("n = %d of 23 images accepted", n)
+		}
+	}
+}
+
+func TestSubset(t *testing.T) {
+	for _, tc := range []struct {
+		name                  string
+		images, keep, of      int
+		wantSub, wantProbe    int
+		lastSub, lastProbePos int64 // sorted positions
+	}{
+		// regime B of docs/paper-lspet: lspet's 3500 train images, 2/7.
+		{"regime B", 3500, 2, 7, 1000, 500, 3494, 3493},
+		// 23 images, 1/3: positions 0, 3, ..., 21 in both.
+		{"one of three", 23, 1, 3, 8, 8, 21, 21},
+		// 10 images, 3/4: positions j%4 < 3.
+		{"remainder", 10, 3, 4, 8, 3, 9, 8},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := splitFixture(tc.images)
+			sub, pr, err := Subset(d, tc.keep, tc.of)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(sub.Images) != tc.wantSub || len(pr.Images) != tc.wantProbe {
+				t.Fatalf("images sub %d probe %d, want %d %d", len(sub.Images), len(pr.Images), tc.wantSub, tc.wantProbe)
+			}
+			ids := imageIDs(sub)
+			if got := (ids[len(ids)-1] - 3) / 10; got != tc.lastSub {
+				t.Errorf("last subset position %d, want %d", got, tc.lastSub)
+			}
+			in := map[int64]bool{}
+			for _, id := range ids {
+				if pos := (id - 3) / 10; pos%int64(tc.of) >= int64(tc.keep) {
+					t.Errorf("subset image at position %d, %d/%d", pos, tc.keep, tc.of)
+				}
+				in[id] = true
+			}
+			pids := imageIDs(pr)
+			if got := (pids[len(pids)-1] - 3) / 10; got != tc.lastProbePos {
+				t.Errorf("last probe position %d, want %d", got, tc.lastProbePos)
+			}
+			for _, id := range pids {
+				if !in[id] {
+					t.Errorf("probe image %d not in the subset", id)
+				}
+			}
+			for _, a := range sub.Annotations {
+				if !in[a.ImageID] {
+					t.Errorf("annotation %d on image %d outside the subset", a.ID, a.ImageID)
+				}
+			}
+		})
+	}
+	for _, kn := range [][2]int{{0, 7}, {7, 7}, {-1, 3}} {
+		if _, _, err := Subset(splitFixture(23), kn[0], kn[1]); err == nil {
+			t.Errorf("subset %d/%d accepted", kn[0], kn[1])
 		}
 	}
 }

@@ -34,6 +34,7 @@ type Config struct {
 	// report set) and on the training probe. Dev 0: the runs validate on
 	// Train.ValAnn, which is also the final set, and there is no probe.
 	Dev             int
+	TrainSubset     Subset // with Dev: train on this fraction of the train part (zero: all of it)
 	FinalCheckpoint string // "last" (default) or "best" (chosen on the validation set)
 	Baseline        string // default baseline arm of the paired differences ("": only per-arm baselines)
 
@@ -156,8 +157,9 @@ type Optim struct {
 type Results struct {
 	Protocol train.Config `json:"protocol"`
 	Optims   []*Optim     `json:"optims"`
-	Dev      int          `json:"dev,omitempty"`   // Config.Dev
-	Split    string       `json:"split,omitempty"` // folder of train.json, dev.json, probe.json
+	Dev      int          `json:"dev,omitempty"`          // Config.Dev
+	Split    string       `json:"split,omitempty"`        // folder of train.json, dev.json, probe.json
+	Subset   string       `json:"train_subset,omitempty"` // Config.TrainSubset, "K/N"
 	Diffs    []Diff       `json:"paired_differences,omitempty"`
 	Paths    string       `json:"paths,omitempty"` // PathsNote
 }
@@ -322,19 +324,22 @@ func Execute(ctx context.Context, cfg Config, progress io.Writer) (*Results, err
 	default:
 		return nil, fmt.Errorf("compare: final checkpoint %q: want last or best", cfg.FinalCheckpoint)
 	}
-	res := &Results{Protocol: cfg.Train, Dev: cfg.Dev}
+	res := &Results{Protocol: cfg.Train, Dev: cfg.Dev, Subset: cfg.TrainSubset.String()}
 	if err := res.Protocol.Validate(); err != nil { // fills the derived defaults (input size)
 		return nil, fmt.Errorf("compare: %w", err)
 	}
 	res.Protocol.Out = cfg.Out
 	final := evalSpec{cfg.Train.ValAnn, cfg.Train.ValImages}
 	var probe *evalSpec
+	if cfg.TrainSubset.Of > 0 && cfg.Dev == 0 {
+		return nil, errors.New("compare: --train-subset needs --dev: it keeps a fraction of the split's train part")
+	}
 	if cfg.Dev > 0 {
 		if final.ann == "" {
 			return nil, errors.New("compare: --dev needs --val-ann, the final report set")
 		}
 		res.Split = filepath.Join(cfg.Out, "split")
-		counts, err := WriteSplit(cfg.Train.Ann, cfg.Dev, res.Split)
+		counts, err := WriteSplit(cfg.Train.Ann, cfg.Dev, cfg.TrainSubset, res.Split)
 		if err != nil {
 			return nil, err
 		}
@@ -800,7 +805,11 @@ func writeArms(w io.Writer, res *Results) {
 	cols := []string{"final PCK@0.2", "final PCKh@0.5", "final AP", "probe PCK@0.2", "gap", "PCK@0.2", "s/epoch", "passes/step"}
 	fmt.Fprintf(w, "Report (final set: `%s`", res.Protocol.ValAnn)
 	if res.Dev > 0 {
-		fmt.Fprintf(w, "; validation and model choices on the dev split of %d images, `%s`; probe: the training part's fixed subset, no augmentation; PCK@0.2 is dev's", res.Dev, res.Split)
+		fmt.Fprintf(w, "; validation and model choices on the dev split of %d images, `%s`", res.Dev, res.Split)
+		if res.Subset != "" {
+			fmt.Fprintf(w, "; training on %s of the train part", res.Subset)
+		}
+		fmt.Fprintf(w, "; probe: the training part's fixed subset, no augmentation; PCK@0.2 is dev's")
 	}
 	fmt.Fprintf(w, "):\n\n| arm | n |")
 	for _, c := range cols {

@@ -96,6 +96,7 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	trainFlags(fs, cfg)
 	optims := fs.String("optims", "adam,sam,bsam", "comma-separated arms: sgd, adam, adamw, sam, bsam, bsam-center (bsam with --bsam-from-center), asam, absam (adaptive), each with optional per-arm training flags in brackets, e.g. 'sgd[lr=0.1],bsam[base=adam,lr=1e-3,rho-max=5e-4],absam[rho-max=0.5,baseline=sgd]'; name=N names an arm, baseline=ARM pairs it")
 	fs.IntVar(&cc.Dev, "dev", 0, "split --ann by image into train and N dev images (every k-th image by id, k = images/N); runs validate on dev, and --val-ann becomes the final report set (0: no split)")
+	fs.Var(&cc.TrainSubset, "train-subset", "with --dev: train on K/N of the train part (images sorted by id, positions j%N < K; probe j%N == 0), e.g. 2/7 for docs/paper-lspet's regime B")
 	fs.StringVar(&cc.FinalCheckpoint, "final-ckpt", "last", "checkpoint evaluated on the final set: last | best (best on the validation set)")
 	fs.StringVar(&cc.Baseline, "baseline", "", "arm every other arm is paired against in the report (per arm: baseline=ARM in its brackets)")
 	fs.IntVar(&cc.Seeds, "seeds", 3, "runs per optimizer (seeds --seed, --seed+1, ...)")
@@ -154,15 +155,17 @@ func runSplit(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.SetOutput(stderr)
 	ann := fs.String("ann", "", "training annotations (COCO keypoints JSON)")
 	n := fs.Int("dev", 500, "dev images: every k-th image by id, k = images/N")
+	var sub compare.Subset
+	fs.Var(&sub, "train-subset", "keep K/N of the train part (positions j%N < K by id; probe j%N == 0)")
 	out := fs.String("out", "", "output folder for train.json, dev.json, probe.json")
 	if code, ok := parseFlags(fs, args, nil); !ok {
 		return code
 	}
 	if *ann == "" || *out == "" {
-		fmt.Fprintln(stderr, "usage: posetrain split --ann F --dev N --out DIR")
+		fmt.Fprintln(stderr, "usage: posetrain split --ann F --dev N [--train-subset K/N] --out DIR")
 		return 2
 	}
-	counts, err := compare.WriteSplit(*ann, *n, *out)
+	counts, err := compare.WriteSplit(*ann, *n, sub, *out)
 	if err != nil {
 		fmt.Fprintf(stderr, "posetrain split: %v\n", err)
 		return 1

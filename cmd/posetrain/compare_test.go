@@ -100,4 +100,30 @@ func TestSplitCommand(t *testing.T) {
 			t.Errorf("dev.json lacks image %s:\n%s", id, dev)
 		}
 	}
+
+	// --train-subset 2/5 of the 15 train images (ids 81-83, 85-87, 89-91, ...
+	// at positions j = 0..14): j%5 < 2 keeps 81, 82, 87, 89, 94, 95, the
+	// probe j%5 == 0 keeps 81, 87, 94.
+	stdout.Reset()
+	if code := runSplit(context.Background(), []string{"--ann", ann, "--dev", "5", "--train-subset", "2/5", "--out", out}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &counts); err != nil {
+		t.Fatal(err)
+	}
+	if counts.Images["train"] != 6 || counts.Images["dev"] != 5 || counts.Images["probe"] != 3 {
+		t.Errorf("subset counts %+v", counts)
+	}
+	train, _ := os.ReadFile(filepath.Join(out, "train.json"))
+	for id, want := range map[string]bool{"81": true, "82": true, "83": false, "86": false, "87": true, "89": true, "94": true, "95": true, "84": false} {
+		if got := strings.Contains(string(train), `"id": `+id+`,`); got != want {
+			t.Errorf("train.json has image %s: %v, want %v", id, got, want)
+		}
+	}
+	for _, bad := range []string{"0/5", "5/5", "2", "a/b"} {
+		stderr.Reset()
+		if code := runSplit(context.Background(), []string{"--ann", ann, "--dev", "5", "--train-subset", bad, "--out", out}, &stdout, &stderr); code == 0 {
+			t.Errorf("--train-subset %s accepted", bad)
+		}
+	}
 }
