@@ -132,7 +132,8 @@ func NewStat(xs []float64) Stat {
 // the last epoch (the dev set with Config.Dev); the "final" ones are the
 // final report set's (eval.json); "probe PCK@0.2" is the training probe's
 // (no augmentation) and "gap" is probe PCK@0.2 minus validation PCK@0.2 of
-// the same checkpoint's epoch.
+// the same checkpoint's epoch; "s/epoch" is the median of the epochs'
+// training seconds.
 var Metrics = []string{"AP", "AP50", "AR", "PCK@0.2", "final train loss", "s/epoch", "MaxS", "MinS", "top eigenvalue", "Hessian trace",
 	"final PCK@0.2", "final PCKh@0.5", "final AP", "probe PCK@0.2", "gap", "passes/step", "wall s"}
 
@@ -197,11 +198,15 @@ func runValue(r Run, name string) float64 {
 		if len(s.EpochLog) == 0 {
 			return nan
 		}
-		var t float64
-		for _, e := range s.EpochLog {
-			t += e.Seconds
+		// The median: an epoch slowed by other work on the machine (or a
+		// paused process) does not move it.
+		t := make([]float64, len(s.EpochLog))
+		for i, e := range s.EpochLog {
+			t[i] = e.Seconds
 		}
-		return t / float64(len(s.EpochLog))
+		slices.Sort(t)
+		n := len(t)
+		return (t[(n-1)/2] + t[n/2]) / 2
 	}
 	if r.Sharp == nil {
 		return nan

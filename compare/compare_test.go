@@ -353,3 +353,22 @@ func TestExecuteArmsDev(t *testing.T) {
 		t.Errorf("recorded evaluations were redone:\n%s", prog.String())
 	}
 }
+
+func TestSecondsPerEpochMedian(t *testing.T) {
+	for _, tc := range []struct {
+		secs []float64
+		want float64
+	}{
+		{[]float64{10}, 10},
+		{[]float64{10, 12, 900}, 12}, // one paused epoch does not move it
+		{[]float64{30, 10, 20, 40}, 25},
+	} {
+		s := &train.Summary{}
+		for _, x := range tc.secs {
+			s.EpochLog = append(s.EpochLog, train.EpochRecord{Seconds: x})
+		}
+		if got := runValue(Run{Summary: s}, "s/epoch"); got != tc.want {
+			t.Errorf("s/epoch of %v = %v, want %v", tc.secs, got, tc.want)
+		}
+	}
+}
