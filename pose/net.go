@@ -63,6 +63,7 @@ type graph struct {
 	weight buffer // n,K (train only)
 	out    *gorgonia.Node
 	outBuf []float32
+	values int // float32 values of the op output buffers (the memory plan)
 	loss   *gorgonia.Node
 	grads  gorgonia.Nodes // parallel to Net.params (train only)
 }
@@ -301,7 +302,6 @@ func (n *Net) build(nb int, train, fuse bool) (*graph, error) {
 		return nil, fmt.Errorf("pose: build %s: output %dx%dx%d, want %dx%dx%d", cfg.Preset, out.c, out.h, out.w, k, h, w)
 	}
 	gr.out = out.node
-	gr.outBuf = out.buf
 	if train {
 		gr.target = allocBuffer(nb, k, h, w)
 		gr.weight = allocBuffer(nb, k)
@@ -319,19 +319,23 @@ func (n *Net) build(nb int, train, fuse bool) (*graph, error) {
 		for i, p := range n.params {
 			wrt[i] = b.nodes[p.Name]
 		}
-		if gr.grads, err = gorgonia.Grad(loss, wrt...); err != nil {
+		if gr.grads, err = backprop(loss, wrt); err != nil {
 			return nil, fmt.Errorf("pose: build gradients: %w", err)
 		}
 	}
+	// EvalLossGrad reads every activation of its (unfused eval) graphs
+	// after the run, so those keep a buffer per activation.
+	if gr.values, err = planBuffers(gr.g, gorgonia.Nodes{gr.out}, !train && !fuse); err != nil {
+		return nil, fmt.Errorf("pose: build %s: memory plan: %w", cfg.Preset, err)
+	}
+	gr.outBuf = gr.out.Op().(outOp).outBuf().data
 	gr.vm = gorgonia.NewTapeMachine(gr.g)
 	return gr, nil
 }
 
-// act is an activation node with its per-image shape (c,h,w) and output
-// buffer.
+// act is an activation node with its per-image shape (c,h,w).
 type act struct {
 	node    *gorgonia.Node
-	buf     []float32
 	c, h, w int
 	image   bool // the network input: no gradient is needed
 }
@@ -377,7 +381,7 @@ func (b *builder) param(name string, shape []int, init func([]float32)) (*Tensor
 	return t, nd
 }
 
-func (b *builder) apply(op gorgonia.Op, out []float32, c, h, w int, in ...*gorgonia.Node) act {
+func (b *builder) apply(op gorgonia.Op, c, h, w int, in ...*gorgonia.Node) act {
 	if b.err != nil {
 		return act{c: c, h: h, w: w}
 	}
@@ -385,7 +389,7 @@ func (b *builder) apply(op gorgonia.Op, out []float32, c, h, w int, in ...*gorgo
 	if err != nil {
 		b.err = fmt.Errorf("%v: %w", op, err)
 	}
-	return act{node: nd, buf: out, c: c, h: h, w: w}
+	return act{node: nd, c: c, h: h, w: w}
 }
 
 func (b *builder) kaiming(outC, kh, kw int) func([]float32) {
@@ -413,14 +417,14 @@ func (b *builder) convFull(name string, x act, outC, k, stride, pad int, bias bo
 	cv := kern.Conv{InC: x.c, OutC: outC, KH: k, KW: k, Stride: stride, Pad: pad, InH: x.h, InW: x.w}
 	wt, wn := b.param(name+".weight", []int{outC, x.c, k, k}, winit)
 	op := &convOp{opBase: newBase(name), cv: cv, n: b.gr.n, hasBias: bias, needDX: !x.image,
-		w: wt, ws: b.net.ws, out: allocBuffer(b.gr.n, outC, cv.OutH(), cv.OutW())}
+		w: wt, ws: b.net.ws, out: unbound(b.gr.n, outC, cv.OutH(), cv.OutW())}
 	in := []*gorgonia.Node{x.node, wn}
 	if bias {
 		bt, bn := b.param(name+".bias", []int{outC}, fill(0))
 		op.b = bt
 		in = append(in, bn)
 	}
-	return b.apply(op, op.out.data, outC, cv.OutH(), cv.OutW(), in...)
+	return b.apply(op, outC, cv.OutH(), cv.OutW(), in...)
 }
 
 // bnFull adds batch norm named name (name.weight, name.bias,
@@ -433,29 +437,29 @@ func (b *builder) bnFull(name string, x act, relu bool) act {
 	rm := b.tensor(name+".running_mean", []int{c}, false, fill(0))
 	rv := b.tensor(name+".running_var", []int{c}, false, fill(1))
 	op := &bnOp{opBase: newBase(name), n: b.gr.n, c: c, hw: x.h * x.w, train: b.train, relu: relu, update: &b.net.update,
-		gamma: gt, beta: bt, runMean: rm, runVar: rv, out: allocBuffer(b.gr.n, c, x.h, x.w)}
+		gamma: gt, beta: bt, runMean: rm, runVar: rv, out: unbound(b.gr.n, c, x.h, x.w)}
 	if b.train {
 		op.mean, op.invStd = make([]float32, c), make([]float32, c)
 	}
-	return b.apply(op, op.out.data, c, x.h, x.w, x.node, gn, bn)
+	return b.apply(op, c, x.h, x.w, x.node, gn, bn)
 }
 
 // add is the residual join x+y, or max(x+y, 0) if relu.
 func (b *builder) add(name string, x, y act, relu bool) act {
-	op := &addOp{opBase: newBase(name), relu: relu, out: allocBuffer(b.gr.n, x.c, x.h, x.w)}
-	return b.apply(op, op.out.data, x.c, x.h, x.w, x.node, y.node)
+	op := &addOp{opBase: newBase(name), relu: relu, out: unbound(b.gr.n, x.c, x.h, x.w)}
+	return b.apply(op, x.c, x.h, x.w, x.node, y.node)
 }
 
 func (b *builder) up(name string, x act) act {
-	op := &upOp{opBase: newBase(name), n: b.gr.n, c: x.c, h: x.h, w: x.w, out: allocBuffer(b.gr.n, x.c, 2*x.h, 2*x.w)}
-	return b.apply(op, op.out.data, x.c, 2*x.h, 2*x.w, x.node)
+	op := &upOp{opBase: newBase(name), n: b.gr.n, c: x.c, h: x.h, w: x.w, out: unbound(b.gr.n, x.c, 2*x.h, 2*x.w)}
+	return b.apply(op, x.c, 2*x.h, 2*x.w, x.node)
 }
 
 func (b *builder) pool(name string, x act) act {
 	p := maxPool{n: b.gr.n, c: x.c, h: x.h, w: x.w}
 	op := &poolOp{opBase: newBase(name), p: p, arg: make([]int32, b.gr.n*x.c*p.outH()*p.outW()),
-		out: allocBuffer(b.gr.n, x.c, p.outH(), p.outW())}
-	return b.apply(op, op.out.data, x.c, p.outH(), p.outW(), x.node)
+		out: unbound(b.gr.n, x.c, p.outH(), p.outW())}
+	return b.apply(op, x.c, p.outH(), p.outW(), x.node)
 }
 
 // convBN is a bias-free k x k convolution named convName followed by
@@ -476,8 +480,8 @@ func (b *builder) convBN(convName, bnName string, x act, outC, k, stride, pad in
 	rv := b.tensor(bnName+".running_var", []int{outC}, false, fill(1))
 	op := &convBNEvalOp{opBase: newBase(convName + "+" + bnName), cv: cv, n: b.gr.n, relu: relu,
 		gamma: gt, beta: bt, runMean: rm, runVar: rv, ws: b.net.ws,
-		out: allocBuffer(b.gr.n, outC, cv.OutH(), cv.OutW())}
-	return b.apply(op, op.out.data, outC, cv.OutH(), cv.OutW(), x.node, wn, gn, bn)
+		out: unbound(b.gr.n, outC, cv.OutH(), cv.OutW())}
+	return b.apply(op, outC, cv.OutH(), cv.OutW(), x.node, wn, gn, bn)
 }
 
 // fromArch adds the nodes of the description to the graph, fusing

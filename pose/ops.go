@@ -73,6 +73,17 @@ func allocBuffer(shape ...int) buffer {
 	return newBuffer(make([]float32, tensor.Shape(shape).TotalSize()), shape...)
 }
 
+// unbound returns a buffer with a shape but no data yet: the memory plan
+// (planBuffers) binds it to a slab once the whole graph is built.
+func unbound(shape ...int) buffer { return buffer{shape: tensor.Shape(shape).Clone()} }
+
+// outOp is an op that owns its output buffer. planBuffers binds the
+// buffers that are still unbound.
+type outOp interface {
+	gorgonia.Op
+	outBuf() *buffer
+}
+
 var (
 	tt1 = gorgonia.TensorType{Dims: 1, Of: tensor.Float32}
 	tt2 = gorgonia.TensorType{Dims: 2, Of: tensor.Float32}
@@ -141,6 +152,7 @@ func (o *convOp) Type() hm.Type {
 	return fnType(tt4, tt4, tt4)
 }
 func (o *convOp) InferShape(...gorgonia.DimSizer) (tensor.Shape, error) { return o.out.shape, nil }
+func (o *convOp) outBuf() *buffer                                       { return &o.out }
 func (o *convOp) Do(in ...gorgonia.Value) (gorgonia.Value, error) {
 	if err := checkInputs(&o.opBase, o.Arity(), in); err != nil {
 		return nil, err
@@ -163,7 +175,7 @@ func (o *convOp) SymDiff(in gorgonia.Nodes, out, grad *gorgonia.Node) (gorgonia.
 	var err error
 	if o.needDX {
 		bd := &convBwdDataOp{opBase: newBase(o.name + ".dx"), cv: o.cv, n: o.n, ws: o.ws,
-			out: allocBuffer(o.n, o.cv.InC, o.cv.InH, o.cv.InW)}
+			out: unbound(o.n, o.cv.InC, o.cv.InH, o.cv.InW)}
 		if res[0], err = gorgonia.ApplyOp(bd, grad, in[1]); err != nil {
 			return nil, err
 		}
@@ -197,6 +209,7 @@ func (o *convBwdDataOp) Type() hm.Type { return fnType(tt4, tt4, tt4) }
 func (o *convBwdDataOp) InferShape(...gorgonia.DimSizer) (tensor.Shape, error) {
 	return o.out.shape, nil
 }
+func (o *convBwdDataOp) outBuf() *buffer { return &o.out }
 func (o *convBwdDataOp) Do(in ...gorgonia.Value) (gorgonia.Value, error) {
 	if err := checkInputs(&o.opBase, 2, in); err != nil {
 		return nil, err
@@ -220,6 +233,7 @@ func (o *convBwdFilterOp) Type() hm.Type { return fnType(tt4, tt4, tt4) }
 func (o *convBwdFilterOp) InferShape(...gorgonia.DimSizer) (tensor.Shape, error) {
 	return o.out.shape, nil
 }
+func (o *convBwdFilterOp) outBuf() *buffer { return &o.out }
 func (o *convBwdFilterOp) Do(in ...gorgonia.Value) (gorgonia.Value, error) {
 	if err := checkInputs(&o.opBase, 2, in); err != nil {
 		return nil, err
@@ -239,6 +253,7 @@ type biasGradOp struct {
 func (o *biasGradOp) Arity() int                                            { return 1 }
 func (o *biasGradOp) Type() hm.Type                                         { return fnType(tt4, tt1) }
 func (o *biasGradOp) InferShape(...gorgonia.DimSizer) (tensor.Shape, error) { return o.out.shape, nil }
+func (o *biasGradOp) outBuf() *buffer                                       { return &o.out }
 func (o *biasGradOp) Do(in ...gorgonia.Value) (gorgonia.Value, error) {
 	if err := checkInputs(&o.opBase, 1, in); err != nil {
 		return nil, err
@@ -284,6 +299,7 @@ type bnOp struct {
 func (o *bnOp) Arity() int                                            { return 3 }
 func (o *bnOp) Type() hm.Type                                         { return fnType(tt4, tt1, tt1, tt4) }
 func (o *bnOp) InferShape(...gorgonia.DimSizer) (tensor.Shape, error) { return o.out.shape, nil }
+func (o *bnOp) outBuf() *buffer                                       { return &o.out }
 func (o *bnOp) Do(in ...gorgonia.Value) (gorgonia.Value, error) {
 	if err := checkInputs(&o.opBase, 3, in); err != nil {
 		return nil, err
@@ -312,7 +328,7 @@ func (o *bnOp) SymDiff(in gorgonia.Nodes, out, grad *gorgonia.Node) (gorgonia.No
 	if !o.train {
 		return nil, fmt.Errorf("pose: %s: no gradient in eval mode", o.name)
 	}
-	bw := &bnBwdOp{opBase: newBase(o.name + ".bwd"), fwd: o, out: allocBuffer(o.out.shape...)}
+	bw := &bnBwdOp{opBase: newBase(o.name + ".bwd"), fwd: o, out: unbound(o.out.shape...)}
 	var dx *gorgonia.Node
 	var err error
 	if o.relu {
@@ -356,6 +372,7 @@ func (o *bnBwdOp) Type() hm.Type {
 	return fnType(tt4, tt4, tt1, tt4)
 }
 func (o *bnBwdOp) InferShape(...gorgonia.DimSizer) (tensor.Shape, error) { return o.out.shape, nil }
+func (o *bnBwdOp) outBuf() *buffer                                       { return &o.out }
 func (o *bnBwdOp) Do(in ...gorgonia.Value) (gorgonia.Value, error) {
 	if err := checkInputs(&o.opBase, o.Arity(), in); err != nil {
 		return nil, err
@@ -381,6 +398,7 @@ type sideOp struct {
 func (o *sideOp) Arity() int                                            { return 1 }
 func (o *sideOp) Type() hm.Type                                         { return fnType(tt4, tt1) }
 func (o *sideOp) InferShape(...gorgonia.DimSizer) (tensor.Shape, error) { return o.out.shape, nil }
+func (o *sideOp) outBuf() *buffer                                       { return &o.out }
 func (o *sideOp) Do(in ...gorgonia.Value) (gorgonia.Value, error)       { return o.out.dense, nil }
 
 // convBNEvalOp is an eval-mode convolution fused with the batch norm (and
@@ -404,6 +422,7 @@ func (o *convBNEvalOp) Type() hm.Type { return fnType(tt4, tt4, tt1, tt1, tt4) }
 func (o *convBNEvalOp) InferShape(...gorgonia.DimSizer) (tensor.Shape, error) {
 	return o.out.shape, nil
 }
+func (o *convBNEvalOp) outBuf() *buffer { return &o.out }
 func (o *convBNEvalOp) Do(in ...gorgonia.Value) (gorgonia.Value, error) {
 	if err := checkInputs(&o.opBase, 4, in); err != nil {
 		return nil, err
@@ -424,6 +443,7 @@ type reluBwdOp struct {
 func (o *reluBwdOp) Arity() int                                            { return 2 }
 func (o *reluBwdOp) Type() hm.Type                                         { return fnType(tt4, tt4, tt4) }
 func (o *reluBwdOp) InferShape(...gorgonia.DimSizer) (tensor.Shape, error) { return o.out.shape, nil }
+func (o *reluBwdOp) outBuf() *buffer                                       { return &o.out }
 func (o *reluBwdOp) Do(in ...gorgonia.Value) (gorgonia.Value, error) {
 	if err := checkInputs(&o.opBase, 2, in); err != nil {
 		return nil, err
@@ -446,6 +466,7 @@ type addOp struct {
 func (o *addOp) Arity() int                                            { return 2 }
 func (o *addOp) Type() hm.Type                                         { return fnType(tt4, tt4, tt4) }
 func (o *addOp) InferShape(...gorgonia.DimSizer) (tensor.Shape, error) { return o.out.shape, nil }
+func (o *addOp) outBuf() *buffer                                       { return &o.out }
 func (o *addOp) Do(in ...gorgonia.Value) (gorgonia.Value, error) {
 	if err := checkInputs(&o.opBase, 2, in); err != nil {
 		return nil, err
@@ -459,11 +480,30 @@ func (o *addOp) Do(in ...gorgonia.Value) (gorgonia.Value, error) {
 func (o *addOp) DiffWRT(int) []bool { return []bool{true, true} }
 func (o *addOp) SymDiff(in gorgonia.Nodes, out, grad *gorgonia.Node) (gorgonia.Nodes, error) {
 	if o.relu {
-		bw := &reluBwdOp{opBase: newBase(o.name + ".bwd"), out: allocBuffer(o.out.shape...)}
+		bw := &reluBwdOp{opBase: newBase(o.name + ".bwd"), out: unbound(o.out.shape...)}
 		d, err := gorgonia.ApplyOp(bw, out, grad)
 		return gorgonia.Nodes{d, d}, err
 	}
 	return gorgonia.Nodes{grad, grad}, nil
+}
+
+// gradSumOp: inputs a, b of the same shape (two gradient contributions
+// to one node); output a + b.
+type gradSumOp struct {
+	opBase
+	out buffer
+}
+
+func (o *gradSumOp) Arity() int                                            { return 2 }
+func (o *gradSumOp) Type() hm.Type                                         { return fnType(tt4, tt4, tt4) }
+func (o *gradSumOp) InferShape(...gorgonia.DimSizer) (tensor.Shape, error) { return o.out.shape, nil }
+func (o *gradSumOp) outBuf() *buffer                                       { return &o.out }
+func (o *gradSumOp) Do(in ...gorgonia.Value) (gorgonia.Value, error) {
+	if err := checkInputs(&o.opBase, 2, in); err != nil {
+		return nil, err
+	}
+	kern.Add(f32s(in[0]), f32s(in[1]), o.out.data)
+	return o.out.dense, nil
 }
 
 // ---------------------------------------------------------------- upsample
@@ -479,6 +519,7 @@ type upOp struct {
 func (o *upOp) Arity() int                                            { return 1 }
 func (o *upOp) Type() hm.Type                                         { return fnType(tt4, tt4) }
 func (o *upOp) InferShape(...gorgonia.DimSizer) (tensor.Shape, error) { return o.out.shape, nil }
+func (o *upOp) outBuf() *buffer                                       { return &o.out }
 func (o *upOp) Do(in ...gorgonia.Value) (gorgonia.Value, error) {
 	if err := checkInputs(&o.opBase, 1, in); err != nil {
 		return nil, err
@@ -488,7 +529,7 @@ func (o *upOp) Do(in ...gorgonia.Value) (gorgonia.Value, error) {
 }
 func (o *upOp) DiffWRT(int) []bool { return []bool{true} }
 func (o *upOp) SymDiff(in gorgonia.Nodes, out, grad *gorgonia.Node) (gorgonia.Nodes, error) {
-	bw := &upBwdOp{opBase: newBase(o.name + ".bwd"), fwd: o, out: allocBuffer(o.n, o.c, o.h, o.w)}
+	bw := &upBwdOp{opBase: newBase(o.name + ".bwd"), fwd: o, out: unbound(o.n, o.c, o.h, o.w)}
 	dx, err := gorgonia.ApplyOp(bw, grad)
 	return gorgonia.Nodes{dx}, err
 }
@@ -504,6 +545,7 @@ type upBwdOp struct {
 func (o *upBwdOp) Arity() int                                            { return 1 }
 func (o *upBwdOp) Type() hm.Type                                         { return fnType(tt4, tt4) }
 func (o *upBwdOp) InferShape(...gorgonia.DimSizer) (tensor.Shape, error) { return o.out.shape, nil }
+func (o *upBwdOp) outBuf() *buffer                                       { return &o.out }
 func (o *upBwdOp) Do(in ...gorgonia.Value) (gorgonia.Value, error) {
 	if err := checkInputs(&o.opBase, 1, in); err != nil {
 		return nil, err
@@ -528,6 +570,7 @@ type poolOp struct {
 func (o *poolOp) Arity() int                                            { return 1 }
 func (o *poolOp) Type() hm.Type                                         { return fnType(tt4, tt4) }
 func (o *poolOp) InferShape(...gorgonia.DimSizer) (tensor.Shape, error) { return o.out.shape, nil }
+func (o *poolOp) outBuf() *buffer                                       { return &o.out }
 func (o *poolOp) Do(in ...gorgonia.Value) (gorgonia.Value, error) {
 	if err := checkInputs(&o.opBase, 1, in); err != nil {
 		return nil, err
@@ -537,7 +580,7 @@ func (o *poolOp) Do(in ...gorgonia.Value) (gorgonia.Value, error) {
 }
 func (o *poolOp) DiffWRT(int) []bool { return []bool{true} }
 func (o *poolOp) SymDiff(in gorgonia.Nodes, out, grad *gorgonia.Node) (gorgonia.Nodes, error) {
-	bw := &poolBwdOp{opBase: newBase(o.name + ".bwd"), fwd: o, out: allocBuffer(o.p.n, o.p.c, o.p.h, o.p.w)}
+	bw := &poolBwdOp{opBase: newBase(o.name + ".bwd"), fwd: o, out: unbound(o.p.n, o.p.c, o.p.h, o.p.w)}
 	dx, err := gorgonia.ApplyOp(bw, out, grad)
 	return gorgonia.Nodes{dx}, err
 }
@@ -552,6 +595,7 @@ type poolBwdOp struct {
 func (o *poolBwdOp) Arity() int                                            { return 2 }
 func (o *poolBwdOp) Type() hm.Type                                         { return fnType(tt4, tt4, tt4) }
 func (o *poolBwdOp) InferShape(...gorgonia.DimSizer) (tensor.Shape, error) { return o.out.shape, nil }
+func (o *poolBwdOp) outBuf() *buffer                                       { return &o.out }
 func (o *poolBwdOp) Do(in ...gorgonia.Value) (gorgonia.Value, error) {
 	if err := checkInputs(&o.opBase, 2, in); err != nil {
 		return nil, err
@@ -631,6 +675,7 @@ var (
 	_ gorgonia.Op   = (*bnBwdOp)(nil)
 	_ gorgonia.Op   = (*sideOp)(nil)
 	_ gorgonia.Op   = (*reluBwdOp)(nil)
+	_ gorgonia.Op   = (*gradSumOp)(nil)
 	_ gorgonia.Op   = (*upBwdOp)(nil)
 	_ gorgonia.Op   = (*poolBwdOp)(nil)
 	_ gorgonia.Op   = (*lossBwdOp)(nil)
