@@ -51,6 +51,10 @@ type Net struct {
 	// convolution output. Built on first use.
 	evalGrad map[int]*graph
 	closed   bool
+	// private gives every op output of the graphs built from now on a
+	// buffer of its own (no memory plan): the reference the plan's tests
+	// compare against.
+	private bool
 }
 
 // graph is one compiled gorgonia graph with its bound inputs.
@@ -63,7 +67,8 @@ type graph struct {
 	weight buffer // n,K (train only)
 	out    *gorgonia.Node
 	outBuf []float32
-	values int // float32 values of the op output buffers (the memory plan)
+	arena  []float32 // the memory plan's shared memory (planBuffers)
+	values int       // float32 values of the op output buffers, arena included
 	loss   *gorgonia.Node
 	grads  gorgonia.Nodes // parallel to Net.params (train only)
 }
@@ -323,9 +328,12 @@ func (n *Net) build(nb int, train, fuse bool) (*graph, error) {
 			return nil, fmt.Errorf("pose: build gradients: %w", err)
 		}
 	}
+	// Read after a run: the output (Forward) and the parameter gradients
+	// (TrainStep; those our ops write into Tensor.Grad are bound already).
 	// EvalLossGrad reads every activation of its (unfused eval) graphs
 	// after the run, so those keep a buffer per activation.
-	if gr.values, err = planBuffers(gr.g, gorgonia.Nodes{gr.out}, !train && !fuse); err != nil {
+	keep := append(gorgonia.Nodes{gr.out}, gr.grads...)
+	if gr.arena, gr.values, err = planBuffers(gr.g, keep, n.private || (!train && !fuse)); err != nil {
 		return nil, fmt.Errorf("pose: build %s: memory plan: %w", cfg.Preset, err)
 	}
 	gr.outBuf = gr.out.Op().(outOp).outBuf().data

@@ -14,22 +14,23 @@ import (
 )
 
 // The custom gorgonia ops of the network. Every op instance belongs to
-// exactly one node of one graph and owns its output buffer, allocated once
-// when the graph is built: Do overwrites that buffer and returns the same
-// *tensor.Dense on every run. This is the static memory plan; it does not
-// depend on the tape machine's registers, which Reset drops.
+// exactly one node of one graph and owns its output buffer, bound once
+// when the graph is built (planBuffers, plan.go): Do overwrites that
+// buffer and returns the same *tensor.Dense on every run. This is the
+// static memory plan; it does not depend on the tape machine's
+// registers, which Reset drops.
 //
 // Ops that need state from their forward pass in the backward pass (batch
 // norm mean and 1/std, max-pool arg-max) keep it in op-private buffers
 // that only the forward op writes and only its backward op reads. All
-// values that flow along graph edges are read through the inputs, so the
-// liveness analysis of gorgonia's register allocator stays correct even
-// when a stock op (the gradient sum gorgonia inserts for a node with two
-// consumers) writes into one of our buffers with UnsafeDo.
+// values that flow along graph edges are read through the inputs, and
+// nothing else: the memory plan's liveness comes from the edges alone,
+// so an op that read another op's output buffer directly (not through an
+// input) could find it reused.
 //
-// The ops are symbolic-differentiation ops (gorgonia.SDOp) for
-// gorgonia.Grad and the tape machine; they do not implement ADOp, so the
-// Lisp machine cannot run them.
+// The ops are symbolic-differentiation ops (gorgonia.SDOp) for backprop
+// and the tape machine; they do not implement ADOp, so the Lisp machine
+// cannot run them.
 
 var opSerial atomic.Int64
 
@@ -74,7 +75,7 @@ func allocBuffer(shape ...int) buffer {
 }
 
 // unbound returns a buffer with a shape but no data yet: the memory plan
-// (planBuffers) binds it to a slab once the whole graph is built.
+// (planBuffers) binds it once the whole graph is built.
 func unbound(shape ...int) buffer { return buffer{shape: tensor.Shape(shape).Clone()} }
 
 // outOp is an op that owns its output buffer. planBuffers binds the
