@@ -126,3 +126,28 @@ func BenchmarkGemmShift(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkWinoStore measures the store of one channel's output tiles
+// (bias, batch norm and ReLU) on the posenet-s Winograd layers, per path.
+func BenchmarkWinoStore(b *testing.B) {
+	saved := kernPath
+	b.Cleanup(func() { setPath(saved) })
+	for _, sh := range []struct {
+		name   string
+		th, tw int
+	}{{"H32W24", 16, 12}, {"H16W12", 8, 6}} {
+		wp := sh.tw + 1
+		ps := roundUp(sh.th*wp, 8)
+		ph := randSlice(rand.New(rand.NewPCG(1, 2)), 4*ps, -1, 1)
+		y := make([]float32, 4*sh.th*sh.tw)
+		for _, p := range Paths() {
+			b.Run(sh.name+"/"+p, func(b *testing.B) {
+				setPath(p)
+				for b.Loop() {
+					winoStore(ph, ps, wp, sh.th, sh.tw, y, 0, 0.1, 1.5, 0.2, true, true)
+				}
+				b.SetBytes(int64(4 * len(y)))
+			})
+		}
+	}
+}

@@ -229,25 +229,33 @@ func (c Conv) forwardWino(s *scratch, wg *winoGeom, lo, hi int, x, up []float32,
 			}
 			for k := range gi {
 				yo := y[(i0+k)*outSz+o*c.InH*c.InW:][:c.InH*c.InW]
-				for ty := range wg.th {
-					for a := range 2 {
-						row := yo[(2*ty+a)*c.InW:][:c.InW]
-						q0 := k*wg.step + ty*g.wp
-						e := ph[(2*a)*cols+q0:][:wg.tw]
-						od := ph[(2*a+1)*cols+q0:][:wg.tw]
-						for tx := range wg.tw {
-							v0, v1 := e[tx]+add, od[tx]+add
-							if bn {
-								v0 = (v0-mean)*scale + shift
-								v1 = (v1-mean)*scale + shift
-							}
-							if ep.relu {
-								v0, v1 = max(v0, 0), max(v1, 0)
-							}
-							row[2*tx], row[2*tx+1] = v0, v1
-						}
-					}
+				winoStore(ph[k*wg.step:], cols, g.wp, wg.th, wg.tw, yo, add, mean, scale, shift, bn, ep.relu)
+			}
+		}
+	}
+}
+
+// winoStoreGo writes the output tiles of one channel of one image into
+// y (2th rows of 2tw floats, row-major) through the epilogue: output
+// pixel (2ty+a, 2tx+b) is f(ph[(2a+b)*ps + ty*wp + tx]), the phase planes
+// of winoOut, with f(v) = v+add, then (v-mean)*scale+shift if bn, then
+// max(v, 0) if relu, each step rounded to float32.
+func winoStoreGo(ph []float32, ps, wp, th, tw int, y []float32, add, mean, scale, shift float32, bn, relu bool) {
+	for ty := range th {
+		for a := range 2 {
+			row := y[(2*ty+a)*2*tw:][:2*tw]
+			e := ph[(2*a)*ps+ty*wp:][:tw]
+			od := ph[(2*a+1)*ps+ty*wp:][:tw]
+			for tx := range tw {
+				v0, v1 := e[tx]+add, od[tx]+add
+				if bn {
+					v0 = (v0-mean)*scale + shift
+					v1 = (v1-mean)*scale + shift
 				}
+				if relu {
+					v0, v1 = max(v0, 0), max(v1, 0)
+				}
+				row[2*tx], row[2*tx+1] = v0, v1
 			}
 		}
 	}

@@ -21,6 +21,17 @@ func winoInZ(p00, p01, p10, p11 *float32, wp, blocks int, dst *float32, ps int)
 //go:noescape
 func winoOutZ(m *float32, ps, blocks int, dst *float32, ds int)
 
+// winoStoreAVX2 and winoStoreZ are winoStoreGo on ymm and zmm
+// registers (th, tw >= 1), row tails under masks; a NaN before the ReLU
+// becomes 0 where Go keeps it (VMAXPS), all other values are the same
+// bits.
+//
+//go:noescape
+func winoStoreAVX2(ph *float32, ps, wp, th, tw int, y *float32, add, mean, scale, shift float32, bn, relu bool)
+
+//go:noescape
+func winoStoreZ(ph *float32, ps, wp, th, tw int, y *float32, add, mean, scale, shift float32, bn, relu bool)
+
 func winoIn(x []float32, p00, p01, p10, p11, wp, blocks int, dst []float32, ps int) {
 	if !useAVX2 || blocks == 0 {
 		winoInGo(x, p00, p01, p10, p11, wp, blocks, dst, ps)
@@ -59,4 +70,21 @@ func winoOut(m []float32, ps, blocks int, dst []float32, ds int) {
 		blocks = 1
 	}
 	winoOutAVX2(&m[q], ps, blocks, &dst[q], ds)
+}
+
+func winoStore(ph []float32, ps, wp, th, tw int, y []float32, add, mean, scale, shift float32, bn, relu bool) {
+	if !useAVX2 || th == 0 || tw == 0 {
+		winoStoreGo(ph, ps, wp, th, tw, y, add, mean, scale, shift, bn, relu)
+		return
+	}
+	if ps < 0 || wp < 0 {
+		panic("kern: winoStore: negative stride")
+	}
+	_ = ph[3*ps+(th-1)*wp+tw-1]
+	_ = y[4*th*tw-1]
+	if useAVX512 {
+		winoStoreZ(&ph[0], ps, wp, th, tw, &y[0], add, mean, scale, shift, bn, relu)
+		return
+	}
+	winoStoreAVX2(&ph[0], ps, wp, th, tw, &y[0], add, mean, scale, shift, bn, relu)
 }

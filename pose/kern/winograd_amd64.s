@@ -6,6 +6,7 @@
 
 // Winograd F(2x2, 3x3) transforms (winograd.go), eight tiles per YMM
 // register. Offsets and strides arrive in floats and become bytes.
+// Then winoStoreAVX2, the store of the output tiles through the epilogue.
 // VEX encodings only: this file must run on any AVX2 CPU.
 
 // func winoInAVX2(p00, p01, p10, p11 *float32, wp, blocks int, dst *float32, ps int)
@@ -171,5 +172,285 @@ outloop:
 	ADDQ $32, DI
 	DECQ CX
 	JNZ outloop
+	VZEROUPPER
+	RET
+
+DATA winoOnes<>+0(SB)/4, $0xffffffff
+DATA winoOnes<>+4(SB)/4, $0xffffffff
+DATA winoOnes<>+8(SB)/4, $0xffffffff
+DATA winoOnes<>+12(SB)/4, $0xffffffff
+DATA winoOnes<>+16(SB)/4, $0xffffffff
+DATA winoOnes<>+20(SB)/4, $0xffffffff
+DATA winoOnes<>+24(SB)/4, $0xffffffff
+DATA winoOnes<>+28(SB)/4, $0xffffffff
+DATA winoOnes<>+32(SB)/4, $0x00000000
+DATA winoOnes<>+36(SB)/4, $0x00000000
+DATA winoOnes<>+40(SB)/4, $0x00000000
+DATA winoOnes<>+44(SB)/4, $0x00000000
+DATA winoOnes<>+48(SB)/4, $0x00000000
+DATA winoOnes<>+52(SB)/4, $0x00000000
+DATA winoOnes<>+56(SB)/4, $0x00000000
+DATA winoOnes<>+60(SB)/4, $0x00000000
+GLOBL winoOnes<>(SB), RODATA|NOPTR, $64
+
+// func winoStoreAVX2(ph *float32, ps, wp, th, tw int, y *float32, add, mean, scale, shift float32, bn, relu bool)
+TEXT ·winoStoreAVX2(SB), NOSPLIT, $0-66
+	MOVQ ph+0(FP), SI
+	MOVQ ps+8(FP), DX
+	SHLQ $2, DX
+	MOVQ wp+16(FP), BX
+	SHLQ $2, BX
+	MOVQ tw+32(FP), R12
+	MOVQ y+40(FP), DI
+	VBROADCASTSS add+48(FP), Y8
+	VBROADCASTSS mean+52(FP), Y9
+	VBROADCASTSS scale+56(FP), Y10
+	VBROADCASTSS shift+60(FP), Y11
+	VXORPS Y12, Y12, Y12
+	MOVQ R12, R11
+	ANDQ $7, R11
+	SHRQ $3, R12
+	LEAQ winoOnes<>+32(SB), AX
+	MOVQ R11, CX
+	NEGQ CX
+	VMOVUPS (AX)(CX*4), Y13
+	SHLQ $1, CX
+	MOVQ CX, R10
+	MOVQ $-8, R9
+	CMPQ CX, R9
+	CMOVQLT R9, CX
+	VMOVUPS (AX)(CX*4), Y14
+	SUBQ CX, R10
+	VMOVUPS (AX)(R10*4), Y15
+	MOVBLZX bn+64(FP), AX
+	MOVBLZX relu+65(FP), CX
+	LEAQ (CX)(AX*2), AX
+	CMPQ AX, $1
+	JEQ st1
+	CMPQ AX, $2
+	JEQ st2
+	CMPQ AX, $3
+	JEQ st3
+st0:
+	MOVQ th+24(FP), R14
+st0ty:
+	MOVQ SI, R8
+	MOVQ $2, R13
+st0a:
+	MOVQ R8, AX
+	MOVQ R12, R10
+	TESTQ R10, R10
+	JZ st0tail
+st0loop:
+	VMOVUPS (AX), Y0
+	VMOVUPS (AX)(DX*1), Y1
+	VADDPS Y8, Y0, Y0
+	VADDPS Y8, Y1, Y1
+	VUNPCKLPS Y1, Y0, Y2
+	VUNPCKHPS Y1, Y0, Y3
+	VPERM2F128 $0x20, Y3, Y2, Y4
+	VPERM2F128 $0x31, Y3, Y2, Y5
+	VMOVUPS Y4, (DI)
+	VMOVUPS Y5, 32(DI)
+	ADDQ $32, AX
+	ADDQ $64, DI
+	DECQ R10
+	JNZ st0loop
+st0tail:
+	TESTQ R11, R11
+	JZ st0next
+	VMASKMOVPS (AX), Y13, Y0
+	VMASKMOVPS (AX)(DX*1), Y13, Y1
+	VADDPS Y8, Y0, Y0
+	VADDPS Y8, Y1, Y1
+	VUNPCKLPS Y1, Y0, Y2
+	VUNPCKHPS Y1, Y0, Y3
+	VPERM2F128 $0x20, Y3, Y2, Y4
+	VPERM2F128 $0x31, Y3, Y2, Y5
+	VMASKMOVPS Y4, Y14, (DI)
+	VMASKMOVPS Y5, Y15, 32(DI)
+	LEAQ (DI)(R11*8), DI
+st0next:
+	LEAQ (R8)(DX*2), R8
+	DECQ R13
+	JNZ st0a
+	ADDQ BX, SI
+	DECQ R14
+	JNZ st0ty
+	JMP stdone
+st1:
+	MOVQ th+24(FP), R14
+st1ty:
+	MOVQ SI, R8
+	MOVQ $2, R13
+st1a:
+	MOVQ R8, AX
+	MOVQ R12, R10
+	TESTQ R10, R10
+	JZ st1tail
+st1loop:
+	VMOVUPS (AX), Y0
+	VMOVUPS (AX)(DX*1), Y1
+	VADDPS Y8, Y0, Y0
+	VMAXPS Y12, Y0, Y0
+	VADDPS Y8, Y1, Y1
+	VMAXPS Y12, Y1, Y1
+	VUNPCKLPS Y1, Y0, Y2
+	VUNPCKHPS Y1, Y0, Y3
+	VPERM2F128 $0x20, Y3, Y2, Y4
+	VPERM2F128 $0x31, Y3, Y2, Y5
+	VMOVUPS Y4, (DI)
+	VMOVUPS Y5, 32(DI)
+	ADDQ $32, AX
+	ADDQ $64, DI
+	DECQ R10
+	JNZ st1loop
+st1tail:
+	TESTQ R11, R11
+	JZ st1next
+	VMASKMOVPS (AX), Y13, Y0
+	VMASKMOVPS (AX)(DX*1), Y13, Y1
+	VADDPS Y8, Y0, Y0
+	VMAXPS Y12, Y0, Y0
+	VADDPS Y8, Y1, Y1
+	VMAXPS Y12, Y1, Y1
+	VUNPCKLPS Y1, Y0, Y2
+	VUNPCKHPS Y1, Y0, Y3
+	VPERM2F128 $0x20, Y3, Y2, Y4
+	VPERM2F128 $0x31, Y3, Y2, Y5
+	VMASKMOVPS Y4, Y14, (DI)
+	VMASKMOVPS Y5, Y15, 32(DI)
+	LEAQ (DI)(R11*8), DI
+st1next:
+	LEAQ (R8)(DX*2), R8
+	DECQ R13
+	JNZ st1a
+	ADDQ BX, SI
+	DECQ R14
+	JNZ st1ty
+	JMP stdone
+st2:
+	MOVQ th+24(FP), R14
+st2ty:
+	MOVQ SI, R8
+	MOVQ $2, R13
+st2a:
+	MOVQ R8, AX
+	MOVQ R12, R10
+	TESTQ R10, R10
+	JZ st2tail
+st2loop:
+	VMOVUPS (AX), Y0
+	VMOVUPS (AX)(DX*1), Y1
+	VADDPS Y8, Y0, Y0
+	VSUBPS Y9, Y0, Y0
+	VMULPS Y10, Y0, Y0
+	VADDPS Y11, Y0, Y0
+	VADDPS Y8, Y1, Y1
+	VSUBPS Y9, Y1, Y1
+	VMULPS Y10, Y1, Y1
+	VADDPS Y11, Y1, Y1
+	VUNPCKLPS Y1, Y0, Y2
+	VUNPCKHPS Y1, Y0, Y3
+	VPERM2F128 $0x20, Y3, Y2, Y4
+	VPERM2F128 $0x31, Y3, Y2, Y5
+	VMOVUPS Y4, (DI)
+	VMOVUPS Y5, 32(DI)
+	ADDQ $32, AX
+	ADDQ $64, DI
+	DECQ R10
+	JNZ st2loop
+st2tail:
+	TESTQ R11, R11
+	JZ st2next
+	VMASKMOVPS (AX), Y13, Y0
+	VMASKMOVPS (AX)(DX*1), Y13, Y1
+	VADDPS Y8, Y0, Y0
+	VSUBPS Y9, Y0, Y0
+	VMULPS Y10, Y0, Y0
+	VADDPS Y11, Y0, Y0
+	VADDPS Y8, Y1, Y1
+	VSUBPS Y9, Y1, Y1
+	VMULPS Y10, Y1, Y1
+	VADDPS Y11, Y1, Y1
+	VUNPCKLPS Y1, Y0, Y2
+	VUNPCKHPS Y1, Y0, Y3
+	VPERM2F128 $0x20, Y3, Y2, Y4
+	VPERM2F128 $0x31, Y3, Y2, Y5
+	VMASKMOVPS Y4, Y14, (DI)
+	VMASKMOVPS Y5, Y15, 32(DI)
+	LEAQ (DI)(R11*8), DI
+st2next:
+	LEAQ (R8)(DX*2), R8
+	DECQ R13
+	JNZ st2a
+	ADDQ BX, SI
+	DECQ R14
+	JNZ st2ty
+	JMP stdone
+st3:
+	MOVQ th+24(FP), R14
+st3ty:
+	MOVQ SI, R8
+	MOVQ $2, R13
+st3a:
+	MOVQ R8, AX
+	MOVQ R12, R10
+	TESTQ R10, R10
+	JZ st3tail
+st3loop:
+	VMOVUPS (AX), Y0
+	VMOVUPS (AX)(DX*1), Y1
+	VADDPS Y8, Y0, Y0
+	VSUBPS Y9, Y0, Y0
+	VMULPS Y10, Y0, Y0
+	VADDPS Y11, Y0, Y0
+	VMAXPS Y12, Y0, Y0
+	VADDPS Y8, Y1, Y1
+	VSUBPS Y9, Y1, Y1
+	VMULPS Y10, Y1, Y1
+	VADDPS Y11, Y1, Y1
+	VMAXPS Y12, Y1, Y1
+	VUNPCKLPS Y1, Y0, Y2
+	VUNPCKHPS Y1, Y0, Y3
+	VPERM2F128 $0x20, Y3, Y2, Y4
+	VPERM2F128 $0x31, Y3, Y2, Y5
+	VMOVUPS Y4, (DI)
+	VMOVUPS Y5, 32(DI)
+	ADDQ $32, AX
+	ADDQ $64, DI
+	DECQ R10
+	JNZ st3loop
+st3tail:
+	TESTQ R11, R11
+	JZ st3next
+	VMASKMOVPS (AX), Y13, Y0
+	VMASKMOVPS (AX)(DX*1), Y13, Y1
+	VADDPS Y8, Y0, Y0
+	VSUBPS Y9, Y0, Y0
+	VMULPS Y10, Y0, Y0
+	VADDPS Y11, Y0, Y0
+	VMAXPS Y12, Y0, Y0
+	VADDPS Y8, Y1, Y1
+	VSUBPS Y9, Y1, Y1
+	VMULPS Y10, Y1, Y1
+	VADDPS Y11, Y1, Y1
+	VMAXPS Y12, Y1, Y1
+	VUNPCKLPS Y1, Y0, Y2
+	VUNPCKHPS Y1, Y0, Y3
+	VPERM2F128 $0x20, Y3, Y2, Y4
+	VPERM2F128 $0x31, Y3, Y2, Y5
+	VMASKMOVPS Y4, Y14, (DI)
+	VMASKMOVPS Y5, Y15, 32(DI)
+	LEAQ (DI)(R11*8), DI
+st3next:
+	LEAQ (R8)(DX*2), R8
+	DECQ R13
+	JNZ st3a
+	ADDQ BX, SI
+	DECQ R14
+	JNZ st3ty
+	JMP stdone
+stdone:
 	VZEROUPPER
 	RET

@@ -6,7 +6,8 @@
 
 // The Winograd F(2x2, 3x3) transforms of winograd_amd64.s with ZMM
 // registers: sixteen tiles per register (blocks counts pairs of the AVX2
-// version's eight-tile blocks). AVX-512F; only the avx512 path calls them.
+// version's eight-tile blocks), and winoStoreZ, sixteen tiles per register
+// with opmask tails. AVX-512F; only the avx512 path calls them.
 
 // func winoInZ(p00, p01, p10, p11 *float32, wp, blocks int, dst *float32, ps int)
 TEXT ·winoInZ(SB), NOSPLIT, $0-64
@@ -171,5 +172,303 @@ zoutloop:
 	ADDQ $64, DI
 	DECQ CX
 	JNZ zoutloop
+	VZEROUPPER
+	RET
+
+DATA winoIlv<>+0(SB)/4, $0
+DATA winoIlv<>+4(SB)/4, $16
+DATA winoIlv<>+8(SB)/4, $1
+DATA winoIlv<>+12(SB)/4, $17
+DATA winoIlv<>+16(SB)/4, $2
+DATA winoIlv<>+20(SB)/4, $18
+DATA winoIlv<>+24(SB)/4, $3
+DATA winoIlv<>+28(SB)/4, $19
+DATA winoIlv<>+32(SB)/4, $4
+DATA winoIlv<>+36(SB)/4, $20
+DATA winoIlv<>+40(SB)/4, $5
+DATA winoIlv<>+44(SB)/4, $21
+DATA winoIlv<>+48(SB)/4, $6
+DATA winoIlv<>+52(SB)/4, $22
+DATA winoIlv<>+56(SB)/4, $7
+DATA winoIlv<>+60(SB)/4, $23
+DATA winoIlv<>+64(SB)/4, $8
+DATA winoIlv<>+68(SB)/4, $24
+DATA winoIlv<>+72(SB)/4, $9
+DATA winoIlv<>+76(SB)/4, $25
+DATA winoIlv<>+80(SB)/4, $10
+DATA winoIlv<>+84(SB)/4, $26
+DATA winoIlv<>+88(SB)/4, $11
+DATA winoIlv<>+92(SB)/4, $27
+DATA winoIlv<>+96(SB)/4, $12
+DATA winoIlv<>+100(SB)/4, $28
+DATA winoIlv<>+104(SB)/4, $13
+DATA winoIlv<>+108(SB)/4, $29
+DATA winoIlv<>+112(SB)/4, $14
+DATA winoIlv<>+116(SB)/4, $30
+DATA winoIlv<>+120(SB)/4, $15
+DATA winoIlv<>+124(SB)/4, $31
+GLOBL winoIlv<>(SB), RODATA|NOPTR, $128
+
+// func winoStoreZ(ph *float32, ps, wp, th, tw int, y *float32, add, mean, scale, shift float32, bn, relu bool)
+TEXT ·winoStoreZ(SB), NOSPLIT, $0-66
+	MOVQ ph+0(FP), SI
+	MOVQ ps+8(FP), DX
+	SHLQ $2, DX
+	MOVQ wp+16(FP), BX
+	SHLQ $2, BX
+	MOVQ tw+32(FP), R12
+	MOVQ y+40(FP), DI
+	VBROADCASTSS add+48(FP), Z8
+	VBROADCASTSS mean+52(FP), Z9
+	VBROADCASTSS scale+56(FP), Z10
+	VBROADCASTSS shift+60(FP), Z11
+	VPXORD Z12, Z12, Z12
+	MOVQ R12, R11
+	ANDQ $15, R11
+	SHRQ $4, R12
+	MOVQ R11, CX
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+	KMOVW AX, K1
+	SHLQ $1, CX
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+	KMOVW AX, K2
+	SHRL $16, AX
+	KMOVW AX, K3
+	VMOVUPS winoIlv<>+0(SB), Z14
+	VMOVUPS winoIlv<>+64(SB), Z15
+	MOVBLZX bn+64(FP), AX
+	MOVBLZX relu+65(FP), CX
+	LEAQ (CX)(AX*2), AX
+	CMPQ AX, $1
+	JEQ zst1
+	CMPQ AX, $2
+	JEQ zst2
+	CMPQ AX, $3
+	JEQ zst3
+zst0:
+	MOVQ th+24(FP), R14
+zst0ty:
+	MOVQ SI, R8
+	MOVQ $2, R13
+zst0a:
+	MOVQ R8, AX
+	MOVQ R12, R10
+	TESTQ R10, R10
+	JZ zst0tail
+zst0loop:
+	VMOVUPS (AX), Z0
+	VMOVUPS (AX)(DX*1), Z1
+	VADDPS Z8, Z0, Z0
+	VADDPS Z8, Z1, Z1
+	VMOVAPS Z0, Z4
+	VPERMT2PS Z1, Z14, Z4
+	VMOVAPS Z0, Z5
+	VPERMT2PS Z1, Z15, Z5
+	VMOVUPS Z4, (DI)
+	VMOVUPS Z5, 64(DI)
+	ADDQ $64, AX
+	ADDQ $128, DI
+	DECQ R10
+	JNZ zst0loop
+zst0tail:
+	TESTQ R11, R11
+	JZ zst0next
+	VMOVUPS.Z (AX), K1, Z0
+	VMOVUPS.Z (AX)(DX*1), K1, Z1
+	VADDPS Z8, Z0, Z0
+	VADDPS Z8, Z1, Z1
+	VMOVAPS Z0, Z4
+	VPERMT2PS Z1, Z14, Z4
+	VMOVAPS Z0, Z5
+	VPERMT2PS Z1, Z15, Z5
+	VMOVUPS Z4, K2, (DI)
+	VMOVUPS Z5, K3, 64(DI)
+	LEAQ (DI)(R11*8), DI
+zst0next:
+	LEAQ (R8)(DX*2), R8
+	DECQ R13
+	JNZ zst0a
+	ADDQ BX, SI
+	DECQ R14
+	JNZ zst0ty
+	JMP zstdone
+zst1:
+	MOVQ th+24(FP), R14
+zst1ty:
+	MOVQ SI, R8
+	MOVQ $2, R13
+zst1a:
+	MOVQ R8, AX
+	MOVQ R12, R10
+	TESTQ R10, R10
+	JZ zst1tail
+zst1loop:
+	VMOVUPS (AX), Z0
+	VMOVUPS (AX)(DX*1), Z1
+	VADDPS Z8, Z0, Z0
+	VMAXPS Z12, Z0, Z0
+	VADDPS Z8, Z1, Z1
+	VMAXPS Z12, Z1, Z1
+	VMOVAPS Z0, Z4
+	VPERMT2PS Z1, Z14, Z4
+	VMOVAPS Z0, Z5
+	VPERMT2PS Z1, Z15, Z5
+	VMOVUPS Z4, (DI)
+	VMOVUPS Z5, 64(DI)
+	ADDQ $64, AX
+	ADDQ $128, DI
+	DECQ R10
+	JNZ zst1loop
+zst1tail:
+	TESTQ R11, R11
+	JZ zst1next
+	VMOVUPS.Z (AX), K1, Z0
+	VMOVUPS.Z (AX)(DX*1), K1, Z1
+	VADDPS Z8, Z0, Z0
+	VMAXPS Z12, Z0, Z0
+	VADDPS Z8, Z1, Z1
+	VMAXPS Z12, Z1, Z1
+	VMOVAPS Z0, Z4
+	VPERMT2PS Z1, Z14, Z4
+	VMOVAPS Z0, Z5
+	VPERMT2PS Z1, Z15, Z5
+	VMOVUPS Z4, K2, (DI)
+	VMOVUPS Z5, K3, 64(DI)
+	LEAQ (DI)(R11*8), DI
+zst1next:
+	LEAQ (R8)(DX*2), R8
+	DECQ R13
+	JNZ zst1a
+	ADDQ BX, SI
+	DECQ R14
+	JNZ zst1ty
+	JMP zstdone
+zst2:
+	MOVQ th+24(FP), R14
+zst2ty:
+	MOVQ SI, R8
+	MOVQ $2, R13
+zst2a:
+	MOVQ R8, AX
+	MOVQ R12, R10
+	TESTQ R10, R10
+	JZ zst2tail
+zst2loop:
+	VMOVUPS (AX), Z0
+	VMOVUPS (AX)(DX*1), Z1
+	VADDPS Z8, Z0, Z0
+	VSUBPS Z9, Z0, Z0
+	VMULPS Z10, Z0, Z0
+	VADDPS Z11, Z0, Z0
+	VADDPS Z8, Z1, Z1
+	VSUBPS Z9, Z1, Z1
+	VMULPS Z10, Z1, Z1
+	VADDPS Z11, Z1, Z1
+	VMOVAPS Z0, Z4
+	VPERMT2PS Z1, Z14, Z4
+	VMOVAPS Z0, Z5
+	VPERMT2PS Z1, Z15, Z5
+	VMOVUPS Z4, (DI)
+	VMOVUPS Z5, 64(DI)
+	ADDQ $64, AX
+	ADDQ $128, DI
+	DECQ R10
+	JNZ zst2loop
+zst2tail:
+	TESTQ R11, R11
+	JZ zst2next
+	VMOVUPS.Z (AX), K1, Z0
+	VMOVUPS.Z (AX)(DX*1), K1, Z1
+	VADDPS Z8, Z0, Z0
+	VSUBPS Z9, Z0, Z0
+	VMULPS Z10, Z0, Z0
+	VADDPS Z11, Z0, Z0
+	VADDPS Z8, Z1, Z1
+	VSUBPS Z9, Z1, Z1
+	VMULPS Z10, Z1, Z1
+	VADDPS Z11, Z1, Z1
+	VMOVAPS Z0, Z4
+	VPERMT2PS Z1, Z14, Z4
+	VMOVAPS Z0, Z5
+	VPERMT2PS Z1, Z15, Z5
+	VMOVUPS Z4, K2, (DI)
+	VMOVUPS Z5, K3, 64(DI)
+	LEAQ (DI)(R11*8), DI
+zst2next:
+	LEAQ (R8)(DX*2), R8
+	DECQ R13
+	JNZ zst2a
+	ADDQ BX, SI
+	DECQ R14
+	JNZ zst2ty
+	JMP zstdone
+zst3:
+	MOVQ th+24(FP), R14
+zst3ty:
+	MOVQ SI, R8
+	MOVQ $2, R13
+zst3a:
+	MOVQ R8, AX
+	MOVQ R12, R10
+	TESTQ R10, R10
+	JZ zst3tail
+zst3loop:
+	VMOVUPS (AX), Z0
+	VMOVUPS (AX)(DX*1), Z1
+	VADDPS Z8, Z0, Z0
+	VSUBPS Z9, Z0, Z0
+	VMULPS Z10, Z0, Z0
+	VADDPS Z11, Z0, Z0
+	VMAXPS Z12, Z0, Z0
+	VADDPS Z8, Z1, Z1
+	VSUBPS Z9, Z1, Z1
+	VMULPS Z10, Z1, Z1
+	VADDPS Z11, Z1, Z1
+	VMAXPS Z12, Z1, Z1
+	VMOVAPS Z0, Z4
+	VPERMT2PS Z1, Z14, Z4
+	VMOVAPS Z0, Z5
+	VPERMT2PS Z1, Z15, Z5
+	VMOVUPS Z4, (DI)
+	VMOVUPS Z5, 64(DI)
+	ADDQ $64, AX
+	ADDQ $128, DI
+	DECQ R10
+	JNZ zst3loop
+zst3tail:
+	TESTQ R11, R11
+	JZ zst3next
+	VMOVUPS.Z (AX), K1, Z0
+	VMOVUPS.Z (AX)(DX*1), K1, Z1
+	VADDPS Z8, Z0, Z0
+	VSUBPS Z9, Z0, Z0
+	VMULPS Z10, Z0, Z0
+	VADDPS Z11, Z0, Z0
+	VMAXPS Z12, Z0, Z0
+	VADDPS Z8, Z1, Z1
+	VSUBPS Z9, Z1, Z1
+	VMULPS Z10, Z1, Z1
+	VADDPS Z11, Z1, Z1
+	VMAXPS Z12, Z1, Z1
+	VMOVAPS Z0, Z4
+	VPERMT2PS Z1, Z14, Z4
+	VMOVAPS Z0, Z5
+	VPERMT2PS Z1, Z15, Z5
+	VMOVUPS Z4, K2, (DI)
+	VMOVUPS Z5, K3, 64(DI)
+	LEAQ (DI)(R11*8), DI
+zst3next:
+	LEAQ (R8)(DX*2), R8
+	DECQ R13
+	JNZ zst3a
+	ADDQ BX, SI
+	DECQ R14
+	JNZ zst3ty
+	JMP zstdone
+zstdone:
 	VZEROUPPER
 	RET

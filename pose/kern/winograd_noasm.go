@@ -9,3 +9,7 @@ func winoIn(x []float32, p00, p01, p10, p11, wp, blocks int, dst []float32, ps i
 func winoOut(m []float32, ps, blocks int, dst []float32, ds int) {
 	winoOutGo(m, ps, blocks, dst, ds)
 }
+
+func winoStore(ph []float32, ps, wp, th, tw int, y []float32, add, mean, scale, shift float32, bn, relu bool) {
+	winoStoreGo(ph, ps, wp, th, tw, y, add, mean, scale, shift, bn, relu)
+}

@@ -150,3 +150,108 @@ func TestWinogradKernels(t *testing.T) {
 		}
 	}
 }
+
+// storeCase is one call of winoStore: th×tw tiles on a grid of wp ≥ tw
+// columns, ph starting off floats into its buffer and y yoff floats in.
+type storeCase struct {
+	th, tw, wp, off, yoff   int
+	add, mean, scale, shift float32
+	bn, relu                bool
+}
+
+// checkStore runs winoStore on the current path and winoStoreGo on the
+// same random phase planes (with zeros, -0 and values of both signs) and
+// reports the first output that differs in its bits, or a guard word
+// before or after y that was written. Where Go gives NaN, the SIMD
+// stores give NaN too, or +0 under a ReLU (VMAXPS).
+func checkStore(r *rand.Rand, tc storeCase) error {
+	ps := tc.th*tc.wp + 3
+	ph := make([]float32, tc.off+4*ps)
+	for i := range ph {
+		switch r.IntN(8) {
+		case 0:
+			ph[i] = 0
+		case 1:
+			ph[i] = float32(math.Copysign(0, -1))
+		default:
+			ph[i] = float32(r.NormFloat64() * 2)
+		}
+	}
+	const guard = float32(-12345.5)
+	n := 4 * tc.th * tc.tw
+	got, want := make([]float32, tc.yoff+n+16), make([]float32, tc.yoff+n+16)
+	for i := range got {
+		got[i], want[i] = guard, guard
+	}
+	args := func(y []float32) {
+		winoStore(ph[tc.off:], ps, tc.wp, tc.th, tc.tw, y[tc.yoff:tc.yoff+n], tc.add, tc.mean, tc.scale, tc.shift, tc.bn, tc.relu)
+	}
+	args(got)
+	winoStoreGo(ph[tc.off:], ps, tc.wp, tc.th, tc.tw, want[tc.yoff:tc.yoff+n], tc.add, tc.mean, tc.scale, tc.shift, tc.bn, tc.relu)
+	for i := range got {
+		if w := want[i]; w != w && (got[i] != got[i] && !tc.relu || got[i] == 0 && tc.relu) {
+			continue // an infinity times a zero scale: NaN, which VMAXPS turns into 0
+		}
+		if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+			return fmt.Errorf("%+v: y[%d] (output %d) = %g (%#x), want %g (%#x)", tc, i, i-tc.yoff, got[i], math.Float32bits(got[i]), want[i], math.Float32bits(want[i]))
+		}
+	}
+	return nil
+}
+
+// TestWinoStore compares the SIMD stores of the output tiles with
+// winoStoreGo bit for bit on every path: all row lengths 0-40 (every
+// tail of both vector widths), one to three tile rows, grids wider than
+// the tiles, misaligned inputs and outputs, the four (bn, relu) cases
+// and a bias of -0.
+func TestWinoStore(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	for _, kern := range kernels(t) {
+		setPath(kern.path)
+		for tw := 0; tw <= 40; tw++ {
+			for th := 1; th <= 3; th++ {
+				for mode := range 4 {
+					tc := storeCase{
+						th: th, tw: tw, wp: tw + r.IntN(3), off: r.IntN(16), yoff: r.IntN(16),
+						add: float32(r.NormFloat64()), mean: float32(r.NormFloat64()),
+						scale: float32(0.5 + r.Float64()), shift: float32(r.NormFloat64()),
+						bn: mode&2 != 0, relu: mode&1 != 0,
+					}
+					if tw%5 == 0 {
+						tc.add = float32(math.Copysign(0, -1))
+					}
+					if err := checkStore(r, tc); err != nil {
+						t.Fatalf("%s: %v", kern.path, err)
+					}
+				}
+			}
+		}
+	}
+}
+
+// FuzzWinoStore checks winoStore against winoStoreGo on every path for
+// arbitrary shapes and epilogue constants (not NaN).
+func FuzzWinoStore(f *testing.F) {
+	f.Add(uint8(3), uint8(24), uint8(1), uint8(5), uint8(3), float32(0.5), float32(-0.25), float32(1.5), float32(0.1), uint8(3), uint64(1))
+	f.Add(uint8(1), uint8(6), uint8(0), uint8(0), uint8(0), float32(0), float32(0), float32(1), float32(0), uint8(0), uint64(2))
+	f.Fuzz(func(t *testing.T, th, tw, extra, off, yoff uint8, add, mean, scale, shift float32, mode uint8, seed uint64) {
+		for _, v := range []float32{add, mean, scale, shift} {
+			if v != v {
+				t.Skip("NaN")
+			}
+		}
+		tc := storeCase{
+			th: int(th%8) + 1, tw: int(tw % 70), off: int(off % 32), yoff: int(yoff % 32),
+			add: add, mean: mean, scale: scale, shift: shift, bn: mode&2 != 0, relu: mode&1 != 0,
+		}
+		tc.wp = tc.tw + int(extra%4)
+		saved := kernPath
+		defer setPath(saved)
+		for _, p := range Paths() {
+			setPath(p)
+			if err := checkStore(rand.New(rand.NewPCG(seed, 1)), tc); err != nil {
+				t.Fatalf("%s: %v", p, err)
+			}
+		}
+	})
+}

@@ -251,14 +251,218 @@ func winoFile(w width) string {
 	if w == ymm {
 		g.p("// Winograd F(2x2, 3x3) transforms (winograd.go), eight tiles per YMM")
 		g.p("// register. Offsets and strides arrive in floats and become bytes.")
+		g.p("// Then winoStoreAVX2, the store of the output tiles through the epilogue.")
 		g.p("// VEX encodings only: this file must run on any AVX2 CPU.")
 	} else {
 		g.p("// The Winograd F(2x2, 3x3) transforms of winograd_amd64.s with ZMM")
 		g.p("// registers: sixteen tiles per register (blocks counts pairs of the AVX2")
-		g.p("// version's eight-tile blocks). AVX-512F; only the avx512 path calls them.")
+		g.p("// version's eight-tile blocks), and winoStoreZ, sixteen tiles per register")
+		g.p("// with opmask tails. AVX-512F; only the avx512 path calls them.")
 	}
 	g.p("")
 	g.winoIn(w)
 	g.winoOut(w)
+	g.storeData(w)
+	g.winoStore(w)
 	return strings.TrimSuffix(g.buf.String(), "\n")
+}
+
+// winoStore emits the store of the output tiles of one channel of one
+// image (winoStoreGo in winograd.go): for tile row ty < th and output
+// row a < 2, the tw values at ph + (2a+b)*ps + ty*wp (phase plane 2a+b,
+// b = 0 the even and b = 1 the odd output columns) go through the
+// epilogue f and are interleaved into output row 2ty+a, the 2tw floats
+// at y + (2ty+a)*2tw: row[2tx] = f(even[tx]), row[2tx+1] = f(odd[tx]).
+// The rows follow each other, so y only advances.
+//
+// f is v+add, then (v-mean)*scale+shift if bn, then max(v, 0) if relu:
+// the float32 operations of the Go loop in its order, each rounded once
+// (no FMA). VMAXPS with the zero vector as its second source gives +0
+// for -0, as Go's max does; a NaN becomes 0 where Go keeps it. The four
+// (bn, relu) cases are four copies of the loop nest.
+//
+// The tail of each row (tw mod lanes values) uses masked loads and
+// stores: VMASKMOVPS with masks from a table on ymm, opmasks on zmm.
+func (g *gen) winoStore(w width) {
+	lanes := w.bytes / 4
+	name := "winoStore" + w.suffix
+	g.p("// func %s(ph *float32, ps, wp, th, tw int, y *float32, add, mean, scale, shift float32, bn, relu bool)", name)
+	g.p("TEXT ·%s(SB), NOSPLIT, $0-66", name)
+	g.i("MOVQ ph+0(FP), SI")
+	g.i("MOVQ ps+8(FP), DX")
+	g.i("SHLQ $2, DX")
+	g.i("MOVQ wp+16(FP), BX")
+	g.i("SHLQ $2, BX")
+	g.i("MOVQ tw+32(FP), R12")
+	g.i("MOVQ y+40(FP), DI")
+	for j, f := range []string{"add", "mean", "scale", "shift"} {
+		g.i("VBROADCASTSS %s+%d(FP), %s", f, 48+4*j, w.r(8+j))
+	}
+	if w == ymm {
+		g.i("VXORPS Y12, Y12, Y12")
+	} else {
+		g.i("VPXORD Z12, Z12, Z12")
+	}
+	// R12 = full vectors per row, R11 = the tail's values.
+	g.i("MOVQ R12, R11")
+	g.i("ANDQ $%d, R11", lanes-1)
+	g.i("SHRQ $%d, R12", map[int]int{8: 3, 16: 4}[lanes])
+	if w == ymm {
+		// Masks for c lanes: the 8 floats at ones<> + 4*(8-c). Y13 for
+		// the loads (c = n), Y14 and Y15 for the two output vectors
+		// (c = min(2n, 8) and 2n - that).
+		g.i("LEAQ winoOnes<>+32(SB), AX")
+		g.i("MOVQ R11, CX")
+		g.i("NEGQ CX")
+		g.i("VMOVUPS (AX)(CX*4), Y13")
+		g.i("SHLQ $1, CX")
+		g.i("MOVQ CX, R10")
+		g.i("MOVQ $-8, R9")
+		g.i("CMPQ CX, R9")
+		g.i("CMOVQLT R9, CX")
+		g.i("VMOVUPS (AX)(CX*4), Y14")
+		g.i("SUBQ CX, R10")
+		g.i("VMOVUPS (AX)(R10*4), Y15")
+	} else {
+		// K1 = the n tail lanes of the loads; the 2n output values are
+		// the low 2n bits of (1<<2n)-1: K2 the first vector, K3 the second.
+		g.i("MOVQ R11, CX")
+		g.i("MOVL $1, AX")
+		g.i("SHLL CX, AX")
+		g.i("DECL AX")
+		g.i("KMOVW AX, K1")
+		g.i("SHLQ $1, CX")
+		g.i("MOVL $1, AX")
+		g.i("SHLL CX, AX")
+		g.i("DECL AX")
+		g.i("KMOVW AX, K2")
+		g.i("SHRL $16, AX")
+		g.i("KMOVW AX, K3")
+		g.i("VMOVUPS winoIlv<>+0(SB), Z14")
+		g.i("VMOVUPS winoIlv<>+64(SB), Z15")
+	}
+	g.i("MOVBLZX bn+64(FP), AX")
+	g.i("MOVBLZX relu+65(FP), CX")
+	g.i("LEAQ (CX)(AX*2), AX")
+	for mode := 1; mode < 4; mode++ {
+		g.i("CMPQ AX, $%d", mode)
+		g.i("JEQ %sst%d", w.label, mode)
+	}
+	for mode := range 4 {
+		g.storeNest(w, mode&2 != 0, mode&1 != 0, fmt.Sprintf("%sst%d", w.label, mode))
+	}
+	g.p("%sstdone:", w.label)
+	g.i("VZEROUPPER")
+	g.i("RET")
+	g.p("")
+}
+
+// storeNest emits winoStore's loops for one (bn, relu) case; l prefixes
+// its labels.
+func (g *gen) storeNest(w width, bn, relu bool, l string) {
+	// f applies the epilogue to register r in place.
+	f := func(r string) {
+		g.i("VADDPS %s, %s, %s", w.r(8), r, r)
+		if bn {
+			g.i("VSUBPS %s, %s, %s", w.r(9), r, r)
+			g.i("VMULPS %s, %s, %s", w.r(10), r, r)
+			g.i("VADDPS %s, %s, %s", w.r(11), r, r)
+		}
+		if relu {
+			g.i("VMAXPS %s, %s, %s", w.r(12), r, r)
+		}
+	}
+	// pair loads the even (AX) and odd (AX+ps) values into registers 0
+	// and 1, applies f and leaves the interleaved output in 4 and 5.
+	pair := func(tail bool) {
+		for b, mem := range []string{"(AX)", "(AX)(DX*1)"} {
+			switch {
+			case !tail:
+				g.i("VMOVUPS %s, %s", mem, w.r(b))
+			case w == ymm:
+				g.i("VMASKMOVPS %s, Y13, Y%d", mem, b)
+			default:
+				g.i("VMOVUPS.Z %s, K1, Z%d", mem, b)
+			}
+		}
+		f(w.r(0))
+		f(w.r(1))
+		if w == ymm {
+			// Unpacks interleave within the 128-bit lanes, the lane
+			// permutes put the four pairs of lanes in order.
+			g.i("VUNPCKLPS Y1, Y0, Y2")
+			g.i("VUNPCKHPS Y1, Y0, Y3")
+			g.i("VPERM2F128 $0x20, Y3, Y2, Y4")
+			g.i("VPERM2F128 $0x31, Y3, Y2, Y5")
+		} else {
+			// Z14 and Z15 index the even values 0-15 and the odd 16-31.
+			g.i("VMOVAPS Z0, Z4")
+			g.i("VPERMT2PS Z1, Z14, Z4")
+			g.i("VMOVAPS Z0, Z5")
+			g.i("VPERMT2PS Z1, Z15, Z5")
+		}
+		for v, mem := range []string{"(DI)", fmt.Sprintf("%d(DI)", w.bytes)} {
+			switch {
+			case !tail:
+				g.i("VMOVUPS %s, %s", w.r(4+v), mem)
+			case w == ymm:
+				g.i("VMASKMOVPS Y%d, Y%d, %s", 4+v, 14+v, mem)
+			default:
+				g.i("VMOVUPS Z%d, K%d, %s", 4+v, 2+v, mem)
+			}
+		}
+	}
+	g.p("%s:", l)
+	g.i("MOVQ th+24(FP), R14")
+	g.p("%sty:", l)
+	// R8: the even plane of output row a (a = 0, 1: two planes apart).
+	g.i("MOVQ SI, R8")
+	g.i("MOVQ $2, R13")
+	g.p("%sa:", l)
+	g.i("MOVQ R8, AX")
+	g.i("MOVQ R12, R10")
+	g.i("TESTQ R10, R10")
+	g.i("JZ %stail", l)
+	g.p("%sloop:", l)
+	pair(false)
+	g.i("ADDQ $%d, AX", w.bytes)
+	g.i("ADDQ $%d, DI", 2*w.bytes)
+	g.i("DECQ R10")
+	g.i("JNZ %sloop", l)
+	g.p("%stail:", l)
+	g.i("TESTQ R11, R11")
+	g.i("JZ %snext", l)
+	pair(true)
+	g.i("LEAQ (DI)(R11*8), DI")
+	g.p("%snext:", l)
+	g.i("LEAQ (R8)(DX*2), R8")
+	g.i("DECQ R13")
+	g.i("JNZ %sa", l)
+	g.i("ADDQ BX, SI")
+	g.i("DECQ R14")
+	g.i("JNZ %sty", l)
+	g.i("JMP %sstdone", w.label)
+}
+
+// storeData emits the constant tables of winoStore: for ymm, 8 words of
+// all ones then 8 zero words (the VMASKMOVPS masks); for zmm, the
+// VPERMT2PS indices that interleave two vectors (0, 16, 1, 17, ...).
+func (g *gen) storeData(w width) {
+	if w == ymm {
+		for j := range 16 {
+			v := "0xffffffff"
+			if j >= 8 {
+				v = "0x00000000"
+			}
+			g.p("DATA winoOnes<>+%d(SB)/4, $%s", 4*j, v)
+		}
+		g.p("GLOBL winoOnes<>(SB), RODATA|NOPTR, $64")
+		g.p("")
+		return
+	}
+	for j := range 32 {
+		g.p("DATA winoIlv<>+%d(SB)/4, $%d", 4*j, j/2+16*(j%2))
+	}
+	g.p("GLOBL winoIlv<>(SB), RODATA|NOPTR, $128")
+	g.p("")
 }
