@@ -239,7 +239,11 @@ func (c Conv) forwardWino(s *scratch, wg *winoGeom, lo, hi int, x, up []float32,
 // y (2th rows of 2tw floats, row-major) through the epilogue: output
 // pixel (2ty+a, 2tx+b) is f(ph[(2a+b)*ps + ty*wp + tx]), the phase planes
 // of winoOut, with f(v) = v+add, then (v-mean)*scale+shift if bn, then
-// max(v, 0) if relu, each step rounded to float32.
+// relu32(v) if relu (NaN stays NaN, -0 stays -0, as in the affine
+// epilogue of the other convolution paths), each step rounded to
+// float32: the conversion keeps the compiler from fusing the multiply
+// and add (GOAMD64=v3), so that the SIMD versions, which round both,
+// give the same bits.
 func winoStoreGo(ph []float32, ps, wp, th, tw int, y []float32, add, mean, scale, shift float32, bn, relu bool) {
 	for ty := range th {
 		for a := range 2 {
@@ -249,11 +253,11 @@ func winoStoreGo(ph []float32, ps, wp, th, tw int, y []float32, add, mean, scale
 			for tx := range tw {
 				v0, v1 := e[tx]+add, od[tx]+add
 				if bn {
-					v0 = (v0-mean)*scale + shift
-					v1 = (v1-mean)*scale + shift
+					v0 = float32((v0-mean)*scale) + shift
+					v1 = float32((v1-mean)*scale) + shift
 				}
 				if relu {
-					v0, v1 = max(v0, 0), max(v1, 0)
+					v0, v1 = relu32(v0), relu32(v1)
 				}
 				row[2*tx], row[2*tx+1] = v0, v1
 			}

@@ -22,9 +22,8 @@ func winoInZ(p00, p01, p10, p11 *float32, wp, blocks int, dst *float32, ps int)
 func winoOutZ(m *float32, ps, blocks int, dst *float32, ds int)
 
 // winoStoreAVX2 and winoStoreZ are winoStoreGo on ymm and zmm
-// registers (th, tw >= 1), row tails under masks; a NaN before the ReLU
-// becomes 0 where Go keeps it (VMAXPS), all other values are the same
-// bits.
+// registers (th, tw >= 1), row tails under masks, with the same bits,
+// NaN and -0 included (the ReLU keeps both, as relu32 does).
 //
 //go:noescape
 func winoStoreAVX2(ph *float32, ps, wp, th, tw int, y *float32, add, mean, scale, shift float32, bn, relu bool)

@@ -275,11 +275,12 @@ func winoFile(w width) string {
 // at y + (2ty+a)*2tw: row[2tx] = f(even[tx]), row[2tx+1] = f(odd[tx]).
 // The rows follow each other, so y only advances.
 //
-// f is v+add, then (v-mean)*scale+shift if bn, then max(v, 0) if relu:
+// f is v+add, then (v-mean)*scale+shift if bn, then relu32(v) if relu:
 // the float32 operations of the Go loop in its order, each rounded once
-// (no FMA). VMAXPS with the zero vector as its second source gives +0
-// for -0, as Go's max does; a NaN becomes 0 where Go keeps it. The four
-// (bn, relu) cases are four copies of the loop nest.
+// (no FMA). VMAXPS with the zero vector as its first source and v as
+// its second returns v when v is NaN or ±0, so NaN stays NaN and -0
+// stays -0, as relu32 and the affine epilogue of the other paths do.
+// The four (bn, relu) cases are four copies of the loop nest.
 //
 // The tail of each row (tw mod lanes values) uses masked loads and
 // stores: VMASKMOVPS with masks from a table on ymm, opmasks on zmm.
@@ -369,7 +370,8 @@ func (g *gen) storeNest(w width, bn, relu bool, l string) {
 			g.i("VADDPS %s, %s, %s", w.r(11), r, r)
 		}
 		if relu {
-			g.i("VMAXPS %s, %s, %s", w.r(12), r, r)
+			// Go's operand order: src2 (r), src1 (zero), dst.
+			g.i("VMAXPS %s, %s, %s", r, w.r(12), r)
 		}
 	}
 	// pair loads the even (AX) and odd (AX+ps) values into registers 0
