@@ -22,7 +22,7 @@ if ! command -v qemu-x86_64 >/dev/null 2>&1; then
 fi
 
 # 1. No EVEX syntax in the files the AVX2 and generic paths execute.
-bad=$(grep -nE '\bZ([0-9]|[12][0-9]|3[01])\b|\bK[1-7]\b|\bY(1[6-9]|2[0-9]|3[01])\b|\bX(1[6-9]|2[0-9]|3[01])\b|\.BCST|\.Z\b|\.SAE|VPXORD|VPXORQ|KMOV' \
+bad=$(grep -nE '\bZ([0-9]|[12][0-9]|3[01])\b|\bK[1-7]\b|\bY(1[6-9]|2[0-9]|3[01])\b|\bX(1[6-9]|2[0-9]|3[01])\b|\.BCST|\.Z\b|\.SAE|VPXORD|VPXORQ|\bKMOV' \
 	pose/kern/gemm_amd64.s pose/kern/pack_amd64.s pose/kern/bn_amd64.s pose/kern/winograd_amd64.s || true)
 if [ -n "$bad" ]; then
 	echo "ci-qemu: EVEX-only instructions in the AVX2 path:" >&2
@@ -30,14 +30,16 @@ if [ -n "$bad" ]; then
 	exit 1
 fi
 
-# 2. The kernel tests on an emulated Haswell.
+# 2. The kernel tests on an emulated Haswell. Not TestWinoStore or TestDeal2:
+# their inputs end at an inaccessible page, and qemu's VMASKMOVPS reads the
+# whole vector (masked-off lanes fault there, unlike on a real CPU).
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 go test -c -o "$tmp/kern.test" ./pose/kern
 echo "ci-qemu: running the pose/kern tests under qemu-x86_64 -cpu Haswell" >&2
 status=0
 BSAMPOSE_EXPECT_PATH=avx2 qemu-x86_64 -cpu Haswell "$tmp/kern.test" -test.short -test.count=1 -test.v \
-	-test.run 'TestExpectedPath|TestTiles|TestSgemm$|TestConvForward$|TestConvBackward$|TestWinogradEntryPoints' >"$tmp/out" 2>&1 || status=$?
+	-test.run 'TestExpectedPath|TestTiles|TestSgemm$|TestConvForward$|TestConvBackward$|TestWinogradEntryPoints|TestWinogradConv' >"$tmp/out" 2>&1 || status=$?
 grep -E '^(--- |ok|PASS|FAIL)|kernel path|tile problems|SIGILL|illegal' "$tmp/out" >&2 || true
 if [ "$status" != 0 ]; then
 	tail -n 30 "$tmp/out" >&2

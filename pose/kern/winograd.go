@@ -102,16 +102,22 @@ func (c Conv) winoGeom(ws *Workspace) *winoGeom {
 func (c Conv) winoPhases(g *shiftGeom, x, xp []float32) {
 	hw, half := c.InH*c.InW, c.InW/2
 	for ci := range c.InC {
-		for iy := range c.InH {
-			src := x[ci*hw+iy*c.InW:][:2*half]
-			by := iy & 1
-			pr := (iy-by)/2 - g.ayMin
-			o := ((ci*2+by)*2)*g.plane + pr*g.wp + g.hz
-			ev := xp[o:][:half]
-			od := xp[o+g.plane:][:half]
-			for t := range ev {
-				ev[t], od[t] = src[2*t], src[2*t+1]
-			}
+		for by := range 2 {
+			// Rows iy = 2j+by go to plane row j-ayMin of phases (by, 0) and (by, 1).
+			o := ((ci*2+by)*2)*g.plane - g.ayMin*g.wp + g.hz
+			deal2(x[ci*hw+by*c.InW:], 2*c.InW, xp[o:], xp[o+g.plane:], g.wp, half, c.InH/2)
+		}
+	}
+}
+
+// deal2Go splits rows of pairs: for r < rows and t < n,
+// ev[r*ds+t] = src[r*ss+2t] and od[r*ds+t] = src[r*ss+2t+1].
+func deal2Go(src []float32, ss int, ev, od []float32, ds, n, rows int) {
+	for r := range rows {
+		s := src[r*ss:][:2*n]
+		e, o := ev[r*ds:][:n], od[r*ds:][:n]
+		for t := range e {
+			e[t], o[t] = s[2*t], s[2*t+1]
 		}
 	}
 }

@@ -31,6 +31,15 @@ func winoStoreAVX2(ph *float32, ps, wp, th, tw int, y *float32, add, mean, scale
 //go:noescape
 func winoStoreZ(ph *float32, ps, wp, th, tw int, y *float32, add, mean, scale, shift float32, bn, relu bool)
 
+// deal2AVX2 and deal2Z are deal2Go on ymm and zmm registers (n, rows
+// >= 1), row tails under masks.
+//
+//go:noescape
+func deal2AVX2(src *float32, ss int, ev, od *float32, ds, n, rows int)
+
+//go:noescape
+func deal2Z(src *float32, ss int, ev, od *float32, ds, n, rows int)
+
 func winoIn(x []float32, p00, p01, p10, p11, wp, blocks int, dst []float32, ps int) {
 	if !useAVX2 || blocks == 0 {
 		winoInGo(x, p00, p01, p10, p11, wp, blocks, dst, ps)
@@ -86,4 +95,22 @@ func winoStore(ph []float32, ps, wp, th, tw int, y []float32, add, mean, scale, 
 		return
 	}
 	winoStoreAVX2(&ph[0], ps, wp, th, tw, &y[0], add, mean, scale, shift, bn, relu)
+}
+
+func deal2(src []float32, ss int, ev, od []float32, ds, n, rows int) {
+	if !useAVX2 || n == 0 || rows == 0 {
+		deal2Go(src, ss, ev, od, ds, n, rows)
+		return
+	}
+	if ss < 0 || ds < 0 {
+		panic("kern: deal2: negative stride")
+	}
+	_ = src[(rows-1)*ss+2*n-1]
+	_ = ev[(rows-1)*ds+n-1]
+	_ = od[(rows-1)*ds+n-1]
+	if useAVX512 {
+		deal2Z(&src[0], ss, &ev[0], &od[0], ds, n, rows)
+		return
+	}
+	deal2AVX2(&src[0], ss, &ev[0], &od[0], ds, n, rows)
 }

@@ -6,7 +6,8 @@
 
 // Winograd F(2x2, 3x3) transforms (winograd.go), eight tiles per YMM
 // register. Offsets and strides arrive in floats and become bytes.
-// Then winoStoreAVX2, the store of the output tiles through the epilogue.
+// Then winoStoreAVX2, the store of the output tiles through the epilogue,
+// and deal2AVX2, the even/odd split of rows for stride-2 phase planes.
 // VEX encodings only: this file must run on any AVX2 CPU.
 
 // func winoInAVX2(p00, p01, p10, p11 *float32, wp, blocks int, dst *float32, ps int)
@@ -452,5 +453,71 @@ st3next:
 	JNZ st3ty
 	JMP stdone
 stdone:
+	VZEROUPPER
+	RET
+
+// func deal2AVX2(src *float32, ss int, ev, od *float32, ds, n, rows int)
+TEXT ·deal2AVX2(SB), NOSPLIT, $0-56
+	MOVQ src+0(FP), SI
+	MOVQ ss+8(FP), BX
+	SHLQ $2, BX
+	MOVQ ev+16(FP), DI
+	MOVQ od+24(FP), R8
+	MOVQ ds+32(FP), DX
+	SHLQ $2, DX
+	MOVQ n+40(FP), R12
+	MOVQ rows+48(FP), R14
+	DECQ R12
+	MOVQ R12, R11
+	SHRQ $3, R12
+	ANDQ $7, R11
+	INCQ R11
+	LEAQ winoOnes<>+32(SB), AX
+	MOVQ R11, CX
+	NEGQ CX
+	VMOVUPS (AX)(CX*4), Y15
+	SHLQ $1, CX
+	MOVQ CX, R10
+	MOVQ $-8, R9
+	CMPQ CX, R9
+	CMOVQLT R9, CX
+	VMOVUPS (AX)(CX*4), Y13
+	SUBQ CX, R10
+	VMOVUPS (AX)(R10*4), Y14
+dlrow:
+	MOVQ SI, AX
+	MOVQ DI, R9
+	MOVQ R8, R10
+	MOVQ R12, R13
+	TESTQ R13, R13
+	JZ dltail
+dlloop:
+	VMOVUPS (AX), Y0
+	VMOVUPS 32(AX), Y1
+	VSHUFPS $0x88, Y1, Y0, Y2
+	VSHUFPS $0xDD, Y1, Y0, Y3
+	VPERMPD $0xD8, Y2, Y2
+	VPERMPD $0xD8, Y3, Y3
+	VMOVUPS Y2, (R9)
+	VMOVUPS Y3, (R10)
+	ADDQ $64, AX
+	ADDQ $32, R9
+	ADDQ $32, R10
+	DECQ R13
+	JNZ dlloop
+dltail:
+	VMASKMOVPS (AX), Y13, Y0
+	VMASKMOVPS 32(AX), Y14, Y1
+	VSHUFPS $0x88, Y1, Y0, Y2
+	VSHUFPS $0xDD, Y1, Y0, Y3
+	VPERMPD $0xD8, Y2, Y2
+	VPERMPD $0xD8, Y3, Y3
+	VMASKMOVPS Y2, Y15, (R9)
+	VMASKMOVPS Y3, Y15, (R10)
+	ADDQ BX, SI
+	ADDQ DX, DI
+	ADDQ DX, R8
+	DECQ R14
+	JNZ dlrow
 	VZEROUPPER
 	RET

@@ -6,8 +6,8 @@
 
 // The Winograd F(2x2, 3x3) transforms of winograd_amd64.s with ZMM
 // registers: sixteen tiles per register (blocks counts pairs of the AVX2
-// version's eight-tile blocks), and winoStoreZ, sixteen tiles per register
-// with opmask tails. AVX-512F; only the avx512 path calls them.
+// version's eight-tile blocks), then winoStoreZ and deal2Z, sixteen values
+// per register with opmask tails. AVX-512F; only the avx512 path calls them.
 
 // func winoInZ(p00, p01, p10, p11 *float32, wp, blocks int, dst *float32, ps int)
 TEXT ·winoInZ(SB), NOSPLIT, $0-64
@@ -208,6 +208,40 @@ DATA winoIlv<>+116(SB)/4, $30
 DATA winoIlv<>+120(SB)/4, $15
 DATA winoIlv<>+124(SB)/4, $31
 GLOBL winoIlv<>(SB), RODATA|NOPTR, $128
+
+DATA winoEvOd<>+0(SB)/4, $0
+DATA winoEvOd<>+4(SB)/4, $2
+DATA winoEvOd<>+8(SB)/4, $4
+DATA winoEvOd<>+12(SB)/4, $6
+DATA winoEvOd<>+16(SB)/4, $8
+DATA winoEvOd<>+20(SB)/4, $10
+DATA winoEvOd<>+24(SB)/4, $12
+DATA winoEvOd<>+28(SB)/4, $14
+DATA winoEvOd<>+32(SB)/4, $16
+DATA winoEvOd<>+36(SB)/4, $18
+DATA winoEvOd<>+40(SB)/4, $20
+DATA winoEvOd<>+44(SB)/4, $22
+DATA winoEvOd<>+48(SB)/4, $24
+DATA winoEvOd<>+52(SB)/4, $26
+DATA winoEvOd<>+56(SB)/4, $28
+DATA winoEvOd<>+60(SB)/4, $30
+DATA winoEvOd<>+64(SB)/4, $1
+DATA winoEvOd<>+68(SB)/4, $3
+DATA winoEvOd<>+72(SB)/4, $5
+DATA winoEvOd<>+76(SB)/4, $7
+DATA winoEvOd<>+80(SB)/4, $9
+DATA winoEvOd<>+84(SB)/4, $11
+DATA winoEvOd<>+88(SB)/4, $13
+DATA winoEvOd<>+92(SB)/4, $15
+DATA winoEvOd<>+96(SB)/4, $17
+DATA winoEvOd<>+100(SB)/4, $19
+DATA winoEvOd<>+104(SB)/4, $21
+DATA winoEvOd<>+108(SB)/4, $23
+DATA winoEvOd<>+112(SB)/4, $25
+DATA winoEvOd<>+116(SB)/4, $27
+DATA winoEvOd<>+120(SB)/4, $29
+DATA winoEvOd<>+124(SB)/4, $31
+GLOBL winoEvOd<>(SB), RODATA|NOPTR, $128
 
 // func winoStoreZ(ph *float32, ps, wp, th, tw int, y *float32, add, mean, scale, shift float32, bn, relu bool)
 TEXT ·winoStoreZ(SB), NOSPLIT, $0-66
@@ -470,5 +504,73 @@ zst3next:
 	JNZ zst3ty
 	JMP zstdone
 zstdone:
+	VZEROUPPER
+	RET
+
+// func deal2Z(src *float32, ss int, ev, od *float32, ds, n, rows int)
+TEXT ·deal2Z(SB), NOSPLIT, $0-56
+	MOVQ src+0(FP), SI
+	MOVQ ss+8(FP), BX
+	SHLQ $2, BX
+	MOVQ ev+16(FP), DI
+	MOVQ od+24(FP), R8
+	MOVQ ds+32(FP), DX
+	SHLQ $2, DX
+	MOVQ n+40(FP), R12
+	MOVQ rows+48(FP), R14
+	DECQ R12
+	MOVQ R12, R11
+	SHRQ $4, R12
+	ANDQ $15, R11
+	INCQ R11
+	MOVQ R11, CX
+	MOVQ $1, AX
+	SHLQ CX, AX
+	DECQ AX
+	KMOVW AX, K1
+	SHLQ $1, CX
+	MOVQ $1, AX
+	SHLQ CX, AX
+	DECQ AX
+	KMOVW AX, K2
+	SHRQ $16, AX
+	KMOVW AX, K3
+	VMOVUPS winoEvOd<>+0(SB), Z14
+	VMOVUPS winoEvOd<>+64(SB), Z15
+zdlrow:
+	MOVQ SI, AX
+	MOVQ DI, R9
+	MOVQ R8, R10
+	MOVQ R12, R13
+	TESTQ R13, R13
+	JZ zdltail
+zdlloop:
+	VMOVUPS (AX), Z0
+	VMOVUPS 64(AX), Z1
+	VMOVAPS Z0, Z2
+	VPERMT2PS Z1, Z14, Z2
+	VMOVAPS Z0, Z3
+	VPERMT2PS Z1, Z15, Z3
+	VMOVUPS Z2, (R9)
+	VMOVUPS Z3, (R10)
+	ADDQ $128, AX
+	ADDQ $64, R9
+	ADDQ $64, R10
+	DECQ R13
+	JNZ zdlloop
+zdltail:
+	VMOVUPS.Z (AX), K2, Z0
+	VMOVUPS.Z 64(AX), K3, Z1
+	VMOVAPS Z0, Z2
+	VPERMT2PS Z1, Z14, Z2
+	VMOVAPS Z0, Z3
+	VPERMT2PS Z1, Z15, Z3
+	VMOVUPS Z2, K1, (R9)
+	VMOVUPS Z3, K1, (R10)
+	ADDQ BX, SI
+	ADDQ DX, DI
+	ADDQ DX, R8
+	DECQ R14
+	JNZ zdlrow
 	VZEROUPPER
 	RET

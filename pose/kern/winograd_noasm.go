@@ -13,3 +13,7 @@ func winoOut(m []float32, ps, blocks int, dst []float32, ds int) {
 func winoStore(ph []float32, ps, wp, th, tw int, y []float32, add, mean, scale, shift float32, bn, relu bool) {
 	winoStoreGo(ph, ps, wp, th, tw, y, add, mean, scale, shift, bn, relu)
 }
+
+func deal2(src []float32, ss int, ev, od []float32, ds, n, rows int) {
+	deal2Go(src, ss, ev, od, ds, n, rows)
+}

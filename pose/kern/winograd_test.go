@@ -261,3 +261,96 @@ func FuzzWinoStore(f *testing.F) {
 	})
 }
 
+// deal2Case is one call of deal2: rows rows of n pairs, ss and ds the
+// source and destination strides (ss ≥ 2n, ds ≥ n), the three slices
+// starting at the given offsets into their buffers.
+type deal2Case struct {
+	n, rows, ss, ds, soff, eoff, ooff int
+}
+
+// checkDeal2 runs deal2 on the current path and deal2Go on the same
+// random bits (NaNs with any payload included: deal2 moves bits) and
+// reports the first destination word that differs, including the guard
+// words around the rows and after the last; the source ends at the end
+// of a mapping (guarded) where there is one, so a read past it faults,
+// and must come back unchanged.
+func checkDeal2(r *rand.Rand, tc deal2Case) error {
+	src, free := guarded(tc.soff + (tc.rows-1)*tc.ss + 2*tc.n)
+	defer free()
+	for i := range src {
+		src[i] = math.Float32frombits(uint32(r.Uint64()))
+	}
+	saved := append([]float32(nil), src...)
+	const guard = 0x7fc0dead // a NaN: compared by bits
+	dlen := (tc.rows-1)*tc.ds + tc.n
+	bufs := make([][]float32, 4) // got ev, got od, want ev, want od
+	for j := range bufs {
+		off := tc.eoff
+		if j%2 == 1 {
+			off = tc.ooff
+		}
+		bufs[j] = make([]float32, off+dlen+16)
+		for i := range bufs[j] {
+			bufs[j][i] = math.Float32frombits(guard)
+		}
+	}
+	deal2(src[tc.soff:], tc.ss, bufs[0][tc.eoff:tc.eoff+dlen], bufs[1][tc.ooff:tc.ooff+dlen], tc.ds, tc.n, tc.rows)
+	deal2Go(src[tc.soff:], tc.ss, bufs[2][tc.eoff:tc.eoff+dlen], bufs[3][tc.ooff:tc.ooff+dlen], tc.ds, tc.n, tc.rows)
+	for j, name := range []string{"ev", "od"} {
+		got, want := bufs[j], bufs[j+2]
+		for i := range got {
+			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+				return fmt.Errorf("%+v: %s[%d] = %#x, want %#x", tc, name, i, math.Float32bits(got[i]), math.Float32bits(want[i]))
+			}
+		}
+	}
+	for i := range src {
+		if math.Float32bits(src[i]) != math.Float32bits(saved[i]) {
+			return fmt.Errorf("%+v: src[%d] changed", tc, i)
+		}
+	}
+	return nil
+}
+
+// TestDeal2 compares the SIMD even/odd split of winoPhases with deal2Go
+// bit for bit on every path: all row lengths 0-48 (every tail of both
+// vector widths and up to three full registers), one to four rows,
+// strides with and without gaps between the rows, and misaligned
+// sources and destinations.
+func TestDeal2(t *testing.T) {
+	r := rand.New(rand.NewPCG(31, 32))
+	for _, kern := range kernels(t) {
+		setPath(kern.path)
+		for n := 0; n <= 48; n++ {
+			for rows := 1; rows <= 4; rows++ {
+				tc := deal2Case{
+					n: n, rows: rows, ss: 2*n + r.IntN(3), ds: n + r.IntN(3),
+					soff: r.IntN(16), eoff: r.IntN(16), ooff: r.IntN(16),
+				}
+				if err := checkDeal2(r, tc); err != nil {
+					t.Fatalf("%s: %v", kern.path, err)
+				}
+			}
+		}
+	}
+}
+
+// FuzzDeal2 checks deal2 against deal2Go on every path for arbitrary
+// shapes.
+func FuzzDeal2(f *testing.F) {
+	f.Add(uint8(24), uint8(3), uint8(1), uint8(2), uint8(5), uint8(3), uint8(7), uint64(1))
+	f.Fuzz(func(t *testing.T, n, rows, sx, dx, soff, eoff, ooff uint8, seed uint64) {
+		tc := deal2Case{
+			n: int(n % 100), rows: int(rows%6) + 1, soff: int(soff % 32), eoff: int(eoff % 32), ooff: int(ooff % 32),
+		}
+		tc.ss, tc.ds = 2*tc.n+int(sx%5), tc.n+int(dx%5)
+		saved := kernPath
+		defer setPath(saved)
+		for _, p := range Paths() {
+			setPath(p)
+			if err := checkDeal2(rand.New(rand.NewPCG(seed, 1)), tc); err != nil {
+				t.Fatalf("%s: %v", p, err)
+			}
+		}
+	})
+}

@@ -251,19 +251,21 @@ func winoFile(w width) string {
 	if w == ymm {
 		g.p("// Winograd F(2x2, 3x3) transforms (winograd.go), eight tiles per YMM")
 		g.p("// register. Offsets and strides arrive in floats and become bytes.")
-		g.p("// Then winoStoreAVX2, the store of the output tiles through the epilogue.")
+		g.p("// Then winoStoreAVX2, the store of the output tiles through the epilogue,")
+		g.p("// and deal2AVX2, the even/odd split of rows for stride-2 phase planes.")
 		g.p("// VEX encodings only: this file must run on any AVX2 CPU.")
 	} else {
 		g.p("// The Winograd F(2x2, 3x3) transforms of winograd_amd64.s with ZMM")
 		g.p("// registers: sixteen tiles per register (blocks counts pairs of the AVX2")
-		g.p("// version's eight-tile blocks), and winoStoreZ, sixteen tiles per register")
-		g.p("// with opmask tails. AVX-512F; only the avx512 path calls them.")
+		g.p("// version's eight-tile blocks), then winoStoreZ and deal2Z, sixteen values")
+		g.p("// per register with opmask tails. AVX-512F; only the avx512 path calls them.")
 	}
 	g.p("")
 	g.winoIn(w)
 	g.winoOut(w)
 	g.storeData(w)
 	g.winoStore(w)
+	g.deal2(w)
 	return strings.TrimSuffix(g.buf.String(), "\n")
 }
 
@@ -446,9 +448,10 @@ func (g *gen) storeNest(w width, bn, relu bool, l string) {
 	g.i("JMP %sstdone", w.label)
 }
 
-// storeData emits the constant tables of winoStore: for ymm, 8 words of
-// all ones then 8 zero words (the VMASKMOVPS masks); for zmm, the
-// VPERMT2PS indices that interleave two vectors (0, 16, 1, 17, ...).
+// storeData emits the constant tables of winoStore and deal2: for ymm,
+// 8 words of all ones then 8 zero words (the VMASKMOVPS masks); for
+// zmm, the VPERMT2PS indices that interleave two vectors (0, 16, 1, 17,
+// ...) and that split them (0, 2, ..., 30, 1, 3, ..., 31).
 func (g *gen) storeData(w width) {
 	if w == ymm {
 		for j := range 16 {
@@ -466,5 +469,129 @@ func (g *gen) storeData(w width) {
 		g.p("DATA winoIlv<>+%d(SB)/4, $%d", 4*j, j/2+16*(j%2))
 	}
 	g.p("GLOBL winoIlv<>(SB), RODATA|NOPTR, $128")
+	g.p("")
+	// deal2's indices: the even of 32 values, then the odd.
+	for j := range 32 {
+		g.p("DATA winoEvOd<>+%d(SB)/4, $%d", 4*j, 2*(j%16)+j/16)
+	}
+	g.p("GLOBL winoEvOd<>(SB), RODATA|NOPTR, $128")
+	g.p("")
+}
+
+// deal2 emits the even/odd split of rows that the phase planes of a
+// stride-2 layout need (deal2Go in winograd.go): for r < rows and
+// t < n, ev[r*ds+t] = src[r*ss+2t] and od[r*ds+t] = src[r*ss+2t+1].
+// Per register of outputs it loads two of the source; shuffles put the
+// even values in one and the odd in the other. Each row ends in a
+// masked tail of 1 to lanes values (so n >= 1; rows >= 1), which reads
+// exactly the 2n source floats of the row.
+func (g *gen) deal2(w width) {
+	lanes := w.bytes / 4
+	name := "deal2" + w.suffix
+	l := w.label + "dl"
+	g.frame(name, "src *float32, ss int, ev, od *float32, ds, n, rows int", []arg{
+		{"src", false, "SI"}, {"ss", true, "BX"}, {"ev", false, "DI"}, {"od", false, "R8"},
+		{"ds", true, "DX"}, {"n", false, "R12"}, {"rows", false, "R14"},
+	})
+	// R12 = full registers per row, R11 = the tail's values (1..lanes).
+	g.i("DECQ R12")
+	g.i("MOVQ R12, R11")
+	g.i("SHRQ $%d, R12", map[int]int{8: 3, 16: 4}[lanes])
+	g.i("ANDQ $%d, R11", lanes-1)
+	g.i("INCQ R11")
+	if w == ymm {
+		// Masks from winoOnes: Y15 the t outputs, Y13 and Y14 the 2t
+		// source floats (min(2t, 8) and the rest).
+		g.i("LEAQ winoOnes<>+32(SB), AX")
+		g.i("MOVQ R11, CX")
+		g.i("NEGQ CX")
+		g.i("VMOVUPS (AX)(CX*4), Y15")
+		g.i("SHLQ $1, CX")
+		g.i("MOVQ CX, R10")
+		g.i("MOVQ $-8, R9")
+		g.i("CMPQ CX, R9")
+		g.i("CMOVQLT R9, CX")
+		g.i("VMOVUPS (AX)(CX*4), Y13")
+		g.i("SUBQ CX, R10")
+		g.i("VMOVUPS (AX)(R10*4), Y14")
+	} else {
+		// K1 = the t outputs; the low 2t bits of (1<<2t)-1 are the
+		// source floats, K2 the first register's, K3 the second's.
+		g.i("MOVQ R11, CX")
+		g.i("MOVQ $1, AX")
+		g.i("SHLQ CX, AX")
+		g.i("DECQ AX")
+		g.i("KMOVW AX, K1")
+		g.i("SHLQ $1, CX")
+		g.i("MOVQ $1, AX")
+		g.i("SHLQ CX, AX")
+		g.i("DECQ AX")
+		g.i("KMOVW AX, K2")
+		g.i("SHRQ $16, AX")
+		g.i("KMOVW AX, K3")
+		g.i("VMOVUPS winoEvOd<>+0(SB), Z14")
+		g.i("VMOVUPS winoEvOd<>+64(SB), Z15")
+	}
+	// split loads two source registers into 0 and 1 and leaves the even
+	// values in 2 and the odd in 3.
+	split := func(tail bool) {
+		for v, mem := range []string{"(AX)", fmt.Sprintf("%d(AX)", w.bytes)} {
+			switch {
+			case !tail:
+				g.i("VMOVUPS %s, %s", mem, w.r(v))
+			case w == ymm:
+				g.i("VMASKMOVPS %s, Y%d, Y%d", mem, 13+v, v)
+			default:
+				g.i("VMOVUPS.Z %s, K%d, Z%d", mem, 2+v, v)
+			}
+		}
+		if w == ymm {
+			// Within each 128-bit lane: a0 a2 b0 b2 (0x88), a1 a3 b1 b3
+			// (0xDD); the 64-bit permute puts the lanes' halves in order.
+			g.i("VSHUFPS $0x88, Y1, Y0, Y2")
+			g.i("VSHUFPS $0xDD, Y1, Y0, Y3")
+			g.i("VPERMPD $0xD8, Y2, Y2")
+			g.i("VPERMPD $0xD8, Y3, Y3")
+		} else {
+			// Z14 and Z15 index the even and the odd of the 32 values.
+			g.i("VMOVAPS Z0, Z2")
+			g.i("VPERMT2PS Z1, Z14, Z2")
+			g.i("VMOVAPS Z0, Z3")
+			g.i("VPERMT2PS Z1, Z15, Z3")
+		}
+		for v, dst := range []string{"(R9)", "(R10)"} {
+			switch {
+			case !tail:
+				g.i("VMOVUPS %s, %s", w.r(2+v), dst)
+			case w == ymm:
+				g.i("VMASKMOVPS Y%d, Y15, %s", 2+v, dst)
+			default:
+				g.i("VMOVUPS Z%d, K1, %s", 2+v, dst)
+			}
+		}
+	}
+	g.p("%srow:", l)
+	g.i("MOVQ SI, AX")
+	g.i("MOVQ DI, R9")
+	g.i("MOVQ R8, R10")
+	g.i("MOVQ R12, R13")
+	g.i("TESTQ R13, R13")
+	g.i("JZ %stail", l)
+	g.p("%sloop:", l)
+	split(false)
+	g.i("ADDQ $%d, AX", 2*w.bytes)
+	g.i("ADDQ $%d, R9", w.bytes)
+	g.i("ADDQ $%d, R10", w.bytes)
+	g.i("DECQ R13")
+	g.i("JNZ %sloop", l)
+	g.p("%stail:", l)
+	split(true)
+	g.i("ADDQ BX, SI")
+	g.i("ADDQ DX, DI")
+	g.i("ADDQ DX, R8")
+	g.i("DECQ R14")
+	g.i("JNZ %srow", l)
+	g.i("VZEROUPPER")
+	g.i("RET")
 	g.p("")
 }
