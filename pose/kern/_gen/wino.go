@@ -130,6 +130,20 @@ type arg struct {
 
 // frame emits the header of function name with Go signature sig and
 // loads its arguments, whose frame offsets follow from their order.
+// load loads register r of width w from mem: whole, or for a tail
+// masked by Y<ymask> (AVX2) or K<kmask> (AVX-512), the masked-off lanes
+// zeroed.
+func (g *gen) load(w width, mem string, r int, tail bool, ymask, kmask int) {
+	switch {
+	case !tail:
+		g.i("VMOVUPS %s, %s", mem, w.r(r))
+	case w == ymm:
+		g.i("VMASKMOVPS %s, Y%d, Y%d", mem, ymask, r)
+	default:
+		g.i("VMOVUPS.Z %s, K%d, Z%d", mem, kmask, r)
+	}
+}
+
 func (g *gen) frame(name, sig string, args []arg) {
 	g.p("// func %s(%s)", name, sig)
 	g.p("TEXT ·%s(SB), NOSPLIT, $0-%d", name, 8*len(args))
@@ -380,14 +394,7 @@ func (g *gen) storeNest(w width, bn, relu bool, l string) {
 	// and 1, applies f and leaves the interleaved output in 4 and 5.
 	pair := func(tail bool) {
 		for b, mem := range []string{"(AX)", "(AX)(DX*1)"} {
-			switch {
-			case !tail:
-				g.i("VMOVUPS %s, %s", mem, w.r(b))
-			case w == ymm:
-				g.i("VMASKMOVPS %s, Y13, Y%d", mem, b)
-			default:
-				g.i("VMOVUPS.Z %s, K1, Z%d", mem, b)
-			}
+			g.load(w, mem, b, tail, 13, 1)
 		}
 		f(w.r(0))
 		f(w.r(1))
@@ -536,14 +543,7 @@ func (g *gen) deal2(w width) {
 	// values in 2 and the odd in 3.
 	split := func(tail bool) {
 		for v, mem := range []string{"(AX)", fmt.Sprintf("%d(AX)", w.bytes)} {
-			switch {
-			case !tail:
-				g.i("VMOVUPS %s, %s", mem, w.r(v))
-			case w == ymm:
-				g.i("VMASKMOVPS %s, Y%d, Y%d", mem, 13+v, v)
-			default:
-				g.i("VMOVUPS.Z %s, K%d, Z%d", mem, 2+v, v)
-			}
+			g.load(w, mem, v, tail, 13+v, 2+v)
 		}
 		if w == ymm {
 			// Within each 128-bit lane: a0 a2 b0 b2 (0x88), a1 a3 b1 b3
