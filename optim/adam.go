@@ -72,21 +72,26 @@ func (o *adam) Last() StepStats { return o.last }
 // same layout as Value). It never returns an error. It panics if a param is
 // nil or len(Grad) != len(Value).
 func (o *adam) Step(params []*Param) error {
-	var ss float64
 	wd := float32(o.wd)
 	w1 := float32(1 - o.beta1)
 	b2 := float32(o.beta2)
 	c2 := float32(1 - o.beta2)
 	eps := float32(o.eps)
-	for _, p := range params {
+	slots := make([]*adamSlot, len(params))
+	for j, p := range params {
 		checkParam(p)
-		w, g := p.Value, p.Grad
-		ss += sumSq(g)
 		s, ok := o.state[p]
 		if !ok {
-			s = &adamSlot{m: make([]float32, len(w)), v: make([]float32, len(w))}
+			s = &adamSlot{m: make([]float32, len(p.Value)), v: make([]float32, len(p.Value))}
 			o.state[p] = s
 		}
+		slots[j] = s
+	}
+	sums := make([]float64, len(params))
+	forEach(params, func(j int) {
+		p, s := params[j], slots[j]
+		w, g := p.Value, p.Grad
+		sums[j] = sumSq(g)
 		s.step++
 		t := float64(s.step)
 		bc1 := 1 - math.Pow(o.beta1, t)
@@ -110,8 +115,8 @@ func (o *adam) Step(params []*Param) error {
 			den := float32(math.Sqrt(float64(v[i])))/bc2sqrt + eps
 			w[i] = w[i] + (negStep*m[i])/den
 		}
-	}
-	o.last = StepStats{GradNorm: math.Sqrt(ss)}
+	})
+	o.last = StepStats{GradNorm: math.Sqrt(sumInOrder(sums))}
 	return nil
 }
 

@@ -19,16 +19,20 @@ func checkEta(eta float64) {
 // params (float32 products, accumulated in float64). It panics as
 // checkParam does.
 func adaptiveNorm(params []*Param, eta float32) float64 {
-	var s float64
 	for _, p := range params {
 		checkParam(p)
-		w, g := p.Value, p.Grad
+	}
+	s := make([]float64, len(params))
+	forEach(params, func(j int) {
+		w, g := params[j].Value, params[j].Grad
+		var sj float64
 		for i := range w {
 			tg := float64((abs32(w[i]) + eta) * g[i])
-			s += tg * tg
+			sj += tg * tg
 		}
-	}
-	return math.Sqrt(s)
+		s[j] = sj
+	})
+	return math.Sqrt(sumInOrder(s))
 }
 
 // adaptiveE writes e = scale·T²·g into e, T = |w| + eta, elementwise:

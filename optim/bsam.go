@@ -122,8 +122,12 @@ func (b *BSAM) Step(params []*Param, grad GradFunc) (float64, error) {
 		den = nT
 	}
 	sMax := float32(b.cfg.RhoMax / (den + normEps))
-	for _, p := range params {
-		bb := b.bufs(p)
+	bufs := make([]*bsamBuf, len(params))
+	for j, p := range params {
+		bufs[j] = b.bufs(p)
+	}
+	forEach(params, func(j int) {
+		p, bb := params[j], bufs[j]
 		w, g := p.Value, p.Grad
 		copy(bb.old, w)
 		copy(bb.g, g)
@@ -132,38 +136,40 @@ func (b *BSAM) Step(params []*Param, grad GradFunc) (float64, error) {
 				t := abs32(w[i]) + eta
 				w[i] += g[i] * (t * t) * sMax
 			}
-			continue
+			return
 		}
 		for i := range w {
 			w[i] += float32(g[i] * sMax)
 		}
-	}
+	})
 	lossA, err := grad(PassAscent)
 	if err != nil {
 		b.restore(params)
 		return lossC, fmt.Errorf("optim: bsam: ascent pass: %w", err)
 	}
 	// to_min_point
-	var ssMax float64
 	sMin := float32(b.cfg.RhoMin / (den + normEps))
 	for _, p := range params {
 		checkParam(p)
-		bb := b.buf[p]
+	}
+	ssMax := make([]float64, len(params))
+	forEach(params, func(j int) {
+		p, bb := params[j], bufs[j]
 		w, gm := p.Value, p.Grad
-		ssMax += sumSq(gm)
+		ssMax[j] = sumSq(gm)
 		copy(bb.gMax, gm)
 		if b.cfg.Adaptive {
 			for i := range w {
 				t := abs32(bb.old[i]) + eta
 				w[i] = bb.old[i] - bb.g[i]*(t*t)*sMin
 			}
-			continue
+			return
 		}
 		for i := range w {
 			w[i] = bb.old[i] - float32(bb.g[i]*sMin)
 		}
-	}
-	nMax := math.Sqrt(ssMax)
+	})
+	nMax := math.Sqrt(sumInOrder(ssMax))
 	lossD, err := grad(PassDescent)
 	if err != nil {
 		b.restore(params)
@@ -177,28 +183,24 @@ func (b *BSAM) Step(params []*Param, grad GradFunc) (float64, error) {
 	}
 	if ratio <= math.MaxFloat32 {
 		r := float32(ratio) // torch: a float32 ratio times g_min
-		for _, p := range params {
-			bb := b.buf[p]
-			u := p.Grad
+		forEach(params, func(j int) {
+			bb, u := bufs[j], params[j].Grad
 			for i := range u {
 				u[i] = bb.gMax[i] + (bb.g[i] - float32(r*u[i]))
 			}
-		}
+		})
 	} else {
 		// The ratio overflows float32 (||g_min|| tiny): compute the term as
 		// ||g_max||·(g_min/||g_min||), whose size is at most ||g_max||.
-		for _, p := range params {
-			bb := b.buf[p]
-			u := p.Grad
+		forEach(params, func(j int) {
+			bb, u := bufs[j], params[j].Grad
 			for i := range u {
 				u[i] = bb.gMax[i] + (bb.g[i] - float32(nMax*(float64(u[i])/nMin)))
 			}
-		}
+		})
 	}
 	var dir direction
-	for _, p := range params {
-		dir.add(p.Grad, b.buf[p].g)
-	}
+	dir.addAll(params, func(j int) []float32 { return params[j].Grad }, func(j int) []float32 { return bufs[j].g })
 	if b.cfg.FromCenter {
 		b.restore(params)
 	}
@@ -228,9 +230,11 @@ func (b *BSAM) bufs(p *Param) *bsamBuf {
 
 // restore copies the saved w back into every param.
 func (b *BSAM) restore(params []*Param) {
-	for _, p := range params {
-		copy(p.Value, b.buf[p].old)
+	old := make([][]float32, len(params))
+	for j, p := range params {
+		old[j] = b.buf[p].old
 	}
+	forEach(params, func(j int) { copy(params[j].Value, old[j]) })
 }
 
 // State returns the base optimizer's state, or ErrNotStateful.

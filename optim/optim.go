@@ -92,6 +92,20 @@ type StepStats struct {
 // SignAgree; g may be any positive multiple of the gradient.
 type direction struct{ ug, uu, gg, gSign, gAbs float64 }
 
+// addAll adds the dot products of every param's us[i] against gs[i],
+// param by param (split across goroutines) and merged in param order.
+func (d *direction) addAll(params []*Param, us, gs func(i int) []float32) {
+	parts := make([]direction, len(params))
+	forEach(params, func(i int) { parts[i].add(us(i), gs(i)) })
+	for _, q := range parts {
+		d.ug += q.ug
+		d.uu += q.uu
+		d.gg += q.gg
+		d.gSign += q.gSign
+		d.gAbs += q.gAbs
+	}
+}
+
 func (d *direction) add(u, g []float32) {
 	var ug, uu, gg, gs, ga float64
 	for i, ui := range u {
@@ -205,12 +219,12 @@ func sumSq(x []float32) float64 {
 // gradNorm returns the global L2 norm of all Grads, accumulated in float64.
 // It panics as checkParam does.
 func gradNorm(params []*Param) float64 {
-	var s float64
 	for _, p := range params {
 		checkParam(p)
-		s += sumSq(p.Grad)
 	}
-	return math.Sqrt(s)
+	s := make([]float64, len(params))
+	forEach(params, func(i int) { s[i] = sumSq(params[i].Grad) })
+	return math.Sqrt(sumInOrder(s))
 }
 
 // names indexes params by Name and rejects empty or duplicate names.

@@ -50,11 +50,25 @@ func (o *SGD) Step(params []*Param) error {
 	lr := float32(o.lr)
 	mom := float32(o.momentum)
 	wd := float32(o.weightDecay)
-	var ss float64
-	for _, p := range params {
+	bufs := make([][]float32, len(params))
+	fresh := make([]bool, len(params))
+	for j, p := range params {
 		checkParam(p)
+		if o.momentum == 0 {
+			continue
+		}
+		buf, ok := o.buf[p]
+		if !ok {
+			buf = make([]float32, len(p.Value))
+			o.buf[p] = buf
+		}
+		bufs[j], fresh[j] = buf, !ok
+	}
+	ss := make([]float64, len(params))
+	forEach(params, func(j int) {
+		p := params[j]
 		w, g := p.Value, p.Grad
-		ss += sumSq(g)
+		ss[j] = sumSq(g)
 		if o.momentum == 0 {
 			for i := range w {
 				d := g[i]
@@ -63,13 +77,9 @@ func (o *SGD) Step(params []*Param) error {
 				}
 				w[i] = w[i] + float32(-lr*d)
 			}
-			continue
+			return
 		}
-		buf, ok := o.buf[p]
-		if !ok {
-			buf = make([]float32, len(w))
-			o.buf[p] = buf
-		}
+		buf, ok := bufs[j], !fresh[j]
 		for i := range w {
 			d := g[i]
 			if wd != 0 {
@@ -82,8 +92,8 @@ func (o *SGD) Step(params []*Param) error {
 			}
 			w[i] = w[i] + float32(-lr*buf[i])
 		}
-	}
-	o.last = StepStats{GradNorm: math.Sqrt(ss)}
+	})
+	o.last = StepStats{GradNorm: math.Sqrt(sumInOrder(ss))}
 	return nil
 }
 
