@@ -151,3 +151,23 @@ func BenchmarkWinoStore(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkWinoWeights measures the Winograd weight transform of a
+// 512→512 3×3 convolution (one call over all its filters), per path
+// (generic is winoWeightsGo).
+func BenchmarkWinoWeights(b *testing.B) {
+	saved := kernPath
+	b.Cleanup(func() { setPath(saved) })
+	const n = 512 * 512
+	w := randSlice(rand.New(rand.NewPCG(1, 2)), 9*n, -1, 1)
+	u := make([]float32, 16*n)
+	for _, p := range Paths() {
+		b.Run("C512/"+p, func(b *testing.B) {
+			setPath(p)
+			for b.Loop() {
+				winoWeights(w, n, u, n)
+			}
+			b.SetBytes(int64(4 * (len(w) + len(u))))
+		})
+	}
+}

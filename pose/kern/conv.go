@@ -793,7 +793,10 @@ func (j *convJob) run(lo, hi, wk int) {
 		s := ws.w[wk]
 		c.filterShift(s, lo, hi, j.x, j.y, j.off, grow(&s.dw, len(j.dw)), c.OutC)
 	case jobWinoWeights:
-		c.winoWeights(j.x, j.wp, lo, hi)
+		// U[p][o][ci] = (G w[o][ci] Gᵀ)[p] for o in [lo, hi): the
+		// filters q = o*InC+ci of the range are consecutive.
+		q0, q1 := lo*c.InC, hi*c.InC
+		winoWeights(j.x[9*q0:9*q1], q1-q0, j.wp[q0:], c.OutC*c.InC)
 	case jobWinoPack:
 		j.winoPack(lo, hi)
 	case jobWinoForward:

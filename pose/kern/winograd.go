@@ -122,30 +122,28 @@ func deal2Go(src []float32, ss int, ev, od []float32, ds, n, rows int) {
 	}
 }
 
-// winoWeights writes the 16 transformed weight matrices
-// U[p][o][ci] = (G w[o][ci] Gᵀ)[p] for output channels [o0, o1) into u
-// (16*OutC*InC floats, row-major per p).
-func (c Conv) winoWeights(w, u []float32, o0, o1 int) {
-	plane := c.OutC * c.InC
-	for o := o0; o < o1; o++ {
-		for ci := range c.InC {
-			g := w[(o*c.InC+ci)*9:][:9]
-			var r [4][3]float32 // G g
-			for j := range 3 {
-				g0, g1, g2 := g[j], g[3+j], g[6+j]
-				r[0][j] = g0
-				r[1][j] = (g0 + g1 + g2) * 0.5
-				r[2][j] = (g0 - g1 + g2) * 0.5
-				r[3][j] = g2
-			}
-			q := o*c.InC + ci
-			for i := range 4 {
-				a, b, d := r[i][0], r[i][1], r[i][2]
-				u[(4*i)*plane+q] = a
-				u[(4*i+1)*plane+q] = (a + b + d) * 0.5
-				u[(4*i+2)*plane+q] = (a - b + d) * 0.5
-				u[(4*i+3)*plane+q] = d
-			}
+// winoWeightsGo is the weight transform of n filters: the 3×3 taps of
+// filter q, row-major at w[9q:9q+9], go through U = G g Gᵀ (G's rows
+// g0, (g0+g1+g2)/2, (g0-g1+g2)/2, g2, on the columns of g, then on the
+// rows of G g) and U[p] goes to u[p*ps + q] for the 16 positions
+// p = 4*row+col (ps ≥ n: the planes do not overlap).
+func winoWeightsGo(w []float32, n int, u []float32, ps int) {
+	for q := range n {
+		g := w[9*q:][:9]
+		var r [4][3]float32 // G g
+		for j := range 3 {
+			g0, g1, g2 := g[j], g[3+j], g[6+j]
+			r[0][j] = g0
+			r[1][j] = (g0 + g1 + g2) * 0.5
+			r[2][j] = (g0 - g1 + g2) * 0.5
+			r[3][j] = g2
+		}
+		for i := range 4 {
+			a, b, d := r[i][0], r[i][1], r[i][2]
+			u[(4*i)*ps+q] = a
+			u[(4*i+1)*ps+q] = (a + b + d) * 0.5
+			u[(4*i+2)*ps+q] = (a - b + d) * 0.5
+			u[(4*i+3)*ps+q] = d
 		}
 	}
 }

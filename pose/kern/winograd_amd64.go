@@ -40,6 +40,16 @@ func deal2AVX2(src *float32, ss int, ev, od *float32, ds, n, rows int)
 //go:noescape
 func deal2Z(src *float32, ss int, ev, od *float32, ds, n, rows int)
 
+// winoWeightsAVX2 and winoWeightsZ are winoWeightsGo on ymm and zmm
+// registers (n >= 1): eight or sixteen filters per register, their taps
+// gathered, the last register under a mask; the same bits.
+//
+//go:noescape
+func winoWeightsAVX2(w *float32, n int, u *float32, ps int)
+
+//go:noescape
+func winoWeightsZ(w *float32, n int, u *float32, ps int)
+
 func winoIn(x []float32, p00, p01, p10, p11, wp, blocks int, dst []float32, ps int) {
 	if !useAVX2 || blocks == 0 {
 		winoInGo(x, p00, p01, p10, p11, wp, blocks, dst, ps)
@@ -113,4 +123,21 @@ func deal2(src []float32, ss int, ev, od []float32, ds, n, rows int) {
 		return
 	}
 	deal2AVX2(&src[0], ss, &ev[0], &od[0], ds, n, rows)
+}
+
+func winoWeights(w []float32, n int, u []float32, ps int) {
+	if !useAVX2 || n == 0 {
+		winoWeightsGo(w, n, u, ps)
+		return
+	}
+	if ps < n {
+		panic("kern: winoWeights: overlapping planes")
+	}
+	_ = w[9*n-1]
+	_ = u[15*ps+n-1]
+	if useAVX512 {
+		winoWeightsZ(&w[0], n, &u[0], ps)
+		return
+	}
+	winoWeightsAVX2(&w[0], n, &u[0], ps)
 }

@@ -7,7 +7,8 @@
 // Winograd F(2x2, 3x3) transforms (winograd.go), eight tiles per YMM
 // register. Offsets and strides arrive in floats and become bytes.
 // Then winoStoreAVX2, the store of the output tiles through the epilogue,
-// and deal2AVX2, the even/odd split of rows for stride-2 phase planes.
+// and deal2AVX2, the even/odd split of rows for stride-2 phase planes,
+// and winoWeightsAVX2, the weight transform of eight filters per register.
 // VEX encodings only: this file must run on any AVX2 CPU.
 
 // func winoInAVX2(p00, p01, p10, p11 *float32, wp, blocks int, dst *float32, ps int)
@@ -519,5 +520,212 @@ dltail:
 	ADDQ DX, R8
 	DECQ R14
 	JNZ dlrow
+	VZEROUPPER
+	RET
+
+DATA winoNine<>+0(SB)/4, $0
+DATA winoNine<>+4(SB)/4, $9
+DATA winoNine<>+8(SB)/4, $18
+DATA winoNine<>+12(SB)/4, $27
+DATA winoNine<>+16(SB)/4, $36
+DATA winoNine<>+20(SB)/4, $45
+DATA winoNine<>+24(SB)/4, $54
+DATA winoNine<>+28(SB)/4, $63
+GLOBL winoNine<>(SB), RODATA|NOPTR, $32
+
+DATA winoHalf<>+0(SB)/4, $0x3f000000
+GLOBL winoHalf<>(SB), RODATA|NOPTR, $4
+
+// func winoWeightsAVX2(w *float32, n int, u *float32, ps int)
+TEXT ·winoWeightsAVX2(SB), NOSPLIT, $0-32
+	MOVQ w+0(FP), SI
+	MOVQ n+8(FP), CX
+	MOVQ u+16(FP), DI
+	MOVQ ps+24(FP), DX
+	SHLQ $2, DX
+	LEAQ (DX)(DX*2), R13
+	LEAQ (DI)(DX*4), R8
+	LEAQ (DI)(DX*8), R9
+	LEAQ (R9)(DX*4), R10
+	VMOVUPS winoNine<>(SB), Y15
+	VBROADCASTSS winoHalf<>(SB), Y14
+	DECQ CX
+	MOVQ CX, R11
+	SHRQ $3, CX
+	ANDQ $7, R11
+	INCQ R11
+	VMOVUPS winoOnes<>(SB), Y13
+	TESTQ CX, CX
+	JZ wgtail
+wgloop:
+	VMOVUPS Y13, Y12
+	VGATHERDPS Y12, (SI)(Y15*4), Y0
+	VMOVUPS Y13, Y12
+	VGATHERDPS Y12, 4(SI)(Y15*4), Y1
+	VMOVUPS Y13, Y12
+	VGATHERDPS Y12, 8(SI)(Y15*4), Y2
+	VMOVUPS Y13, Y12
+	VGATHERDPS Y12, 12(SI)(Y15*4), Y3
+	VMOVUPS Y13, Y12
+	VGATHERDPS Y12, 16(SI)(Y15*4), Y4
+	VMOVUPS Y13, Y12
+	VGATHERDPS Y12, 20(SI)(Y15*4), Y5
+	VMOVUPS Y13, Y12
+	VGATHERDPS Y12, 24(SI)(Y15*4), Y6
+	VMOVUPS Y13, Y12
+	VGATHERDPS Y12, 28(SI)(Y15*4), Y7
+	VMOVUPS Y13, Y12
+	VGATHERDPS Y12, 32(SI)(Y15*4), Y8
+	// U = (G g)Gᵀ, the rows of G: g0, (g0+g1+g2)/2, (g0-g1+g2)/2, g2
+	// rows 0, 3 of G g are rows of taps: their rows of U first, while every tap is live
+	VMOVUPS Y0, (DI)
+	VADDPS Y1, Y0, Y9
+	VADDPS Y2, Y9, Y9
+	VMULPS Y14, Y9, Y9
+	VMOVUPS Y9, (DI)(DX*1)
+	VSUBPS Y1, Y0, Y9
+	VADDPS Y2, Y9, Y9
+	VMULPS Y14, Y9, Y9
+	VMOVUPS Y9, (DI)(DX*2)
+	VMOVUPS Y2, (DI)(R13*1)
+	VMOVUPS Y6, (R10)
+	VADDPS Y7, Y6, Y9
+	VADDPS Y8, Y9, Y9
+	VMULPS Y14, Y9, Y9
+	VMOVUPS Y9, (R10)(DX*1)
+	VSUBPS Y7, Y6, Y9
+	VADDPS Y8, Y9, Y9
+	VMULPS Y14, Y9, Y9
+	VMOVUPS Y9, (R10)(DX*2)
+	VMOVUPS Y8, (R10)(R13*1)
+	// rows 1, 2 of G g column by column (the column's taps are dead after it), then their rows of U
+	VADDPS Y3, Y0, Y9
+	VADDPS Y6, Y9, Y9
+	VMULPS Y14, Y9, Y9
+	VSUBPS Y3, Y0, Y10
+	VADDPS Y6, Y10, Y10
+	VMULPS Y14, Y10, Y10
+	VADDPS Y4, Y1, Y11
+	VADDPS Y7, Y11, Y11
+	VMULPS Y14, Y11, Y11
+	VSUBPS Y4, Y1, Y0
+	VADDPS Y7, Y0, Y0
+	VMULPS Y14, Y0, Y0
+	VADDPS Y5, Y2, Y3
+	VADDPS Y8, Y3, Y3
+	VMULPS Y14, Y3, Y3
+	VSUBPS Y5, Y2, Y6
+	VADDPS Y8, Y6, Y6
+	VMULPS Y14, Y6, Y6
+	VMOVUPS Y9, (R8)
+	VADDPS Y11, Y9, Y1
+	VADDPS Y3, Y1, Y1
+	VMULPS Y14, Y1, Y1
+	VMOVUPS Y1, (R8)(DX*1)
+	VSUBPS Y11, Y9, Y1
+	VADDPS Y3, Y1, Y1
+	VMULPS Y14, Y1, Y1
+	VMOVUPS Y1, (R8)(DX*2)
+	VMOVUPS Y3, (R8)(R13*1)
+	VMOVUPS Y10, (R9)
+	VADDPS Y0, Y10, Y1
+	VADDPS Y6, Y1, Y1
+	VMULPS Y14, Y1, Y1
+	VMOVUPS Y1, (R9)(DX*1)
+	VSUBPS Y0, Y10, Y1
+	VADDPS Y6, Y1, Y1
+	VMULPS Y14, Y1, Y1
+	VMOVUPS Y1, (R9)(DX*2)
+	VMOVUPS Y6, (R9)(R13*1)
+	ADDQ $288, SI
+	ADDQ $32, DI
+	ADDQ $32, R8
+	ADDQ $32, R9
+	ADDQ $32, R10
+	DECQ CX
+	JNZ wgloop
+wgtail:
+	LEAQ winoOnes<>+32(SB), AX
+	NEGQ R11
+	VMOVUPS (AX)(R11*4), Y13
+	VMOVUPS Y13, Y12
+	VGATHERDPS Y12, (SI)(Y15*4), Y0
+	VMOVUPS Y13, Y12
+	VGATHERDPS Y12, 4(SI)(Y15*4), Y1
+	VMOVUPS Y13, Y12
+	VGATHERDPS Y12, 8(SI)(Y15*4), Y2
+	VMOVUPS Y13, Y12
+	VGATHERDPS Y12, 12(SI)(Y15*4), Y3
+	VMOVUPS Y13, Y12
+	VGATHERDPS Y12, 16(SI)(Y15*4), Y4
+	VMOVUPS Y13, Y12
+	VGATHERDPS Y12, 20(SI)(Y15*4), Y5
+	VMOVUPS Y13, Y12
+	VGATHERDPS Y12, 24(SI)(Y15*4), Y6
+	VMOVUPS Y13, Y12
+	VGATHERDPS Y12, 28(SI)(Y15*4), Y7
+	VMOVUPS Y13, Y12
+	VGATHERDPS Y12, 32(SI)(Y15*4), Y8
+	// U = (G g)Gᵀ, the rows of G: g0, (g0+g1+g2)/2, (g0-g1+g2)/2, g2
+	// rows 0, 3 of G g are rows of taps: their rows of U first, while every tap is live
+	VMASKMOVPS Y0, Y13, (DI)
+	VADDPS Y1, Y0, Y9
+	VADDPS Y2, Y9, Y9
+	VMULPS Y14, Y9, Y9
+	VMASKMOVPS Y9, Y13, (DI)(DX*1)
+	VSUBPS Y1, Y0, Y9
+	VADDPS Y2, Y9, Y9
+	VMULPS Y14, Y9, Y9
+	VMASKMOVPS Y9, Y13, (DI)(DX*2)
+	VMASKMOVPS Y2, Y13, (DI)(R13*1)
+	VMASKMOVPS Y6, Y13, (R10)
+	VADDPS Y7, Y6, Y9
+	VADDPS Y8, Y9, Y9
+	VMULPS Y14, Y9, Y9
+	VMASKMOVPS Y9, Y13, (R10)(DX*1)
+	VSUBPS Y7, Y6, Y9
+	VADDPS Y8, Y9, Y9
+	VMULPS Y14, Y9, Y9
+	VMASKMOVPS Y9, Y13, (R10)(DX*2)
+	VMASKMOVPS Y8, Y13, (R10)(R13*1)
+	// rows 1, 2 of G g column by column (the column's taps are dead after it), then their rows of U
+	VADDPS Y3, Y0, Y9
+	VADDPS Y6, Y9, Y9
+	VMULPS Y14, Y9, Y9
+	VSUBPS Y3, Y0, Y10
+	VADDPS Y6, Y10, Y10
+	VMULPS Y14, Y10, Y10
+	VADDPS Y4, Y1, Y11
+	VADDPS Y7, Y11, Y11
+	VMULPS Y14, Y11, Y11
+	VSUBPS Y4, Y1, Y0
+	VADDPS Y7, Y0, Y0
+	VMULPS Y14, Y0, Y0
+	VADDPS Y5, Y2, Y3
+	VADDPS Y8, Y3, Y3
+	VMULPS Y14, Y3, Y3
+	VSUBPS Y5, Y2, Y6
+	VADDPS Y8, Y6, Y6
+	VMULPS Y14, Y6, Y6
+	VMASKMOVPS Y9, Y13, (R8)
+	VADDPS Y11, Y9, Y1
+	VADDPS Y3, Y1, Y1
+	VMULPS Y14, Y1, Y1
+	VMASKMOVPS Y1, Y13, (R8)(DX*1)
+	VSUBPS Y11, Y9, Y1
+	VADDPS Y3, Y1, Y1
+	VMULPS Y14, Y1, Y1
+	VMASKMOVPS Y1, Y13, (R8)(DX*2)
+	VMASKMOVPS Y3, Y13, (R8)(R13*1)
+	VMASKMOVPS Y10, Y13, (R9)
+	VADDPS Y0, Y10, Y1
+	VADDPS Y6, Y1, Y1
+	VMULPS Y14, Y1, Y1
+	VMASKMOVPS Y1, Y13, (R9)(DX*1)
+	VSUBPS Y0, Y10, Y1
+	VADDPS Y6, Y1, Y1
+	VMULPS Y14, Y1, Y1
+	VMASKMOVPS Y1, Y13, (R9)(DX*2)
+	VMASKMOVPS Y6, Y13, (R9)(R13*1)
 	VZEROUPPER
 	RET

@@ -6,8 +6,9 @@
 
 // The Winograd F(2x2, 3x3) transforms of winograd_amd64.s with ZMM
 // registers: sixteen tiles per register (blocks counts pairs of the AVX2
-// version's eight-tile blocks), then winoStoreZ and deal2Z, sixteen values
-// per register with opmask tails. AVX-512F; only the avx512 path calls them.
+// version's eight-tile blocks), then winoStoreZ, deal2Z and winoWeightsZ,
+// sixteen values or filters per register with opmask tails. AVX-512F; only
+// the avx512 path calls them.
 
 // func winoInZ(p00, p01, p10, p11 *float32, wp, blocks int, dst *float32, ps int)
 TEXT ·winoInZ(SB), NOSPLIT, $0-64
@@ -572,5 +573,223 @@ zdltail:
 	ADDQ DX, R8
 	DECQ R14
 	JNZ zdlrow
+	VZEROUPPER
+	RET
+
+DATA winoNine<>+0(SB)/4, $0
+DATA winoNine<>+4(SB)/4, $9
+DATA winoNine<>+8(SB)/4, $18
+DATA winoNine<>+12(SB)/4, $27
+DATA winoNine<>+16(SB)/4, $36
+DATA winoNine<>+20(SB)/4, $45
+DATA winoNine<>+24(SB)/4, $54
+DATA winoNine<>+28(SB)/4, $63
+DATA winoNine<>+32(SB)/4, $72
+DATA winoNine<>+36(SB)/4, $81
+DATA winoNine<>+40(SB)/4, $90
+DATA winoNine<>+44(SB)/4, $99
+DATA winoNine<>+48(SB)/4, $108
+DATA winoNine<>+52(SB)/4, $117
+DATA winoNine<>+56(SB)/4, $126
+DATA winoNine<>+60(SB)/4, $135
+GLOBL winoNine<>(SB), RODATA|NOPTR, $64
+
+DATA winoHalf<>+0(SB)/4, $0x3f000000
+GLOBL winoHalf<>(SB), RODATA|NOPTR, $4
+
+// func winoWeightsZ(w *float32, n int, u *float32, ps int)
+TEXT ·winoWeightsZ(SB), NOSPLIT, $0-32
+	MOVQ w+0(FP), SI
+	MOVQ n+8(FP), CX
+	MOVQ u+16(FP), DI
+	MOVQ ps+24(FP), DX
+	SHLQ $2, DX
+	LEAQ (DX)(DX*2), R13
+	LEAQ (DI)(DX*4), R8
+	LEAQ (DI)(DX*8), R9
+	LEAQ (R9)(DX*4), R10
+	VMOVUPS winoNine<>(SB), Z15
+	VBROADCASTSS winoHalf<>(SB), Z14
+	DECQ CX
+	MOVQ CX, R11
+	SHRQ $4, CX
+	ANDQ $15, R11
+	INCQ R11
+	MOVL $0xffff, AX
+	KMOVW AX, K1
+	TESTQ CX, CX
+	JZ zwgtail
+zwgloop:
+	KMOVW K1, K2
+	VGATHERDPS (SI)(Z15*4), K2, Z0
+	KMOVW K1, K2
+	VGATHERDPS 4(SI)(Z15*4), K2, Z1
+	KMOVW K1, K2
+	VGATHERDPS 8(SI)(Z15*4), K2, Z2
+	KMOVW K1, K2
+	VGATHERDPS 12(SI)(Z15*4), K2, Z3
+	KMOVW K1, K2
+	VGATHERDPS 16(SI)(Z15*4), K2, Z4
+	KMOVW K1, K2
+	VGATHERDPS 20(SI)(Z15*4), K2, Z5
+	KMOVW K1, K2
+	VGATHERDPS 24(SI)(Z15*4), K2, Z6
+	KMOVW K1, K2
+	VGATHERDPS 28(SI)(Z15*4), K2, Z7
+	KMOVW K1, K2
+	VGATHERDPS 32(SI)(Z15*4), K2, Z8
+	// U = (G g)Gᵀ, the rows of G: g0, (g0+g1+g2)/2, (g0-g1+g2)/2, g2
+	// rows 0, 3 of G g are rows of taps: their rows of U first, while every tap is live
+	VMOVUPS Z0, (DI)
+	VADDPS Z1, Z0, Z9
+	VADDPS Z2, Z9, Z9
+	VMULPS Z14, Z9, Z9
+	VMOVUPS Z9, (DI)(DX*1)
+	VSUBPS Z1, Z0, Z9
+	VADDPS Z2, Z9, Z9
+	VMULPS Z14, Z9, Z9
+	VMOVUPS Z9, (DI)(DX*2)
+	VMOVUPS Z2, (DI)(R13*1)
+	VMOVUPS Z6, (R10)
+	VADDPS Z7, Z6, Z9
+	VADDPS Z8, Z9, Z9
+	VMULPS Z14, Z9, Z9
+	VMOVUPS Z9, (R10)(DX*1)
+	VSUBPS Z7, Z6, Z9
+	VADDPS Z8, Z9, Z9
+	VMULPS Z14, Z9, Z9
+	VMOVUPS Z9, (R10)(DX*2)
+	VMOVUPS Z8, (R10)(R13*1)
+	// rows 1, 2 of G g column by column (the column's taps are dead after it), then their rows of U
+	VADDPS Z3, Z0, Z9
+	VADDPS Z6, Z9, Z9
+	VMULPS Z14, Z9, Z9
+	VSUBPS Z3, Z0, Z10
+	VADDPS Z6, Z10, Z10
+	VMULPS Z14, Z10, Z10
+	VADDPS Z4, Z1, Z11
+	VADDPS Z7, Z11, Z11
+	VMULPS Z14, Z11, Z11
+	VSUBPS Z4, Z1, Z0
+	VADDPS Z7, Z0, Z0
+	VMULPS Z14, Z0, Z0
+	VADDPS Z5, Z2, Z3
+	VADDPS Z8, Z3, Z3
+	VMULPS Z14, Z3, Z3
+	VSUBPS Z5, Z2, Z6
+	VADDPS Z8, Z6, Z6
+	VMULPS Z14, Z6, Z6
+	VMOVUPS Z9, (R8)
+	VADDPS Z11, Z9, Z1
+	VADDPS Z3, Z1, Z1
+	VMULPS Z14, Z1, Z1
+	VMOVUPS Z1, (R8)(DX*1)
+	VSUBPS Z11, Z9, Z1
+	VADDPS Z3, Z1, Z1
+	VMULPS Z14, Z1, Z1
+	VMOVUPS Z1, (R8)(DX*2)
+	VMOVUPS Z3, (R8)(R13*1)
+	VMOVUPS Z10, (R9)
+	VADDPS Z0, Z10, Z1
+	VADDPS Z6, Z1, Z1
+	VMULPS Z14, Z1, Z1
+	VMOVUPS Z1, (R9)(DX*1)
+	VSUBPS Z0, Z10, Z1
+	VADDPS Z6, Z1, Z1
+	VMULPS Z14, Z1, Z1
+	VMOVUPS Z1, (R9)(DX*2)
+	VMOVUPS Z6, (R9)(R13*1)
+	ADDQ $576, SI
+	ADDQ $64, DI
+	ADDQ $64, R8
+	ADDQ $64, R9
+	ADDQ $64, R10
+	DECQ CX
+	JNZ zwgloop
+zwgtail:
+	MOVQ R11, CX
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+	KMOVW AX, K1
+	KMOVW K1, K2
+	VGATHERDPS (SI)(Z15*4), K2, Z0
+	KMOVW K1, K2
+	VGATHERDPS 4(SI)(Z15*4), K2, Z1
+	KMOVW K1, K2
+	VGATHERDPS 8(SI)(Z15*4), K2, Z2
+	KMOVW K1, K2
+	VGATHERDPS 12(SI)(Z15*4), K2, Z3
+	KMOVW K1, K2
+	VGATHERDPS 16(SI)(Z15*4), K2, Z4
+	KMOVW K1, K2
+	VGATHERDPS 20(SI)(Z15*4), K2, Z5
+	KMOVW K1, K2
+	VGATHERDPS 24(SI)(Z15*4), K2, Z6
+	KMOVW K1, K2
+	VGATHERDPS 28(SI)(Z15*4), K2, Z7
+	KMOVW K1, K2
+	VGATHERDPS 32(SI)(Z15*4), K2, Z8
+	// U = (G g)Gᵀ, the rows of G: g0, (g0+g1+g2)/2, (g0-g1+g2)/2, g2
+	// rows 0, 3 of G g are rows of taps: their rows of U first, while every tap is live
+	VMOVUPS Z0, K1, (DI)
+	VADDPS Z1, Z0, Z9
+	VADDPS Z2, Z9, Z9
+	VMULPS Z14, Z9, Z9
+	VMOVUPS Z9, K1, (DI)(DX*1)
+	VSUBPS Z1, Z0, Z9
+	VADDPS Z2, Z9, Z9
+	VMULPS Z14, Z9, Z9
+	VMOVUPS Z9, K1, (DI)(DX*2)
+	VMOVUPS Z2, K1, (DI)(R13*1)
+	VMOVUPS Z6, K1, (R10)
+	VADDPS Z7, Z6, Z9
+	VADDPS Z8, Z9, Z9
+	VMULPS Z14, Z9, Z9
+	VMOVUPS Z9, K1, (R10)(DX*1)
+	VSUBPS Z7, Z6, Z9
+	VADDPS Z8, Z9, Z9
+	VMULPS Z14, Z9, Z9
+	VMOVUPS Z9, K1, (R10)(DX*2)
+	VMOVUPS Z8, K1, (R10)(R13*1)
+	// rows 1, 2 of G g column by column (the column's taps are dead after it), then their rows of U
+	VADDPS Z3, Z0, Z9
+	VADDPS Z6, Z9, Z9
+	VMULPS Z14, Z9, Z9
+	VSUBPS Z3, Z0, Z10
+	VADDPS Z6, Z10, Z10
+	VMULPS Z14, Z10, Z10
+	VADDPS Z4, Z1, Z11
+	VADDPS Z7, Z11, Z11
+	VMULPS Z14, Z11, Z11
+	VSUBPS Z4, Z1, Z0
+	VADDPS Z7, Z0, Z0
+	VMULPS Z14, Z0, Z0
+	VADDPS Z5, Z2, Z3
+	VADDPS Z8, Z3, Z3
+	VMULPS Z14, Z3, Z3
+	VSUBPS Z5, Z2, Z6
+	VADDPS Z8, Z6, Z6
+	VMULPS Z14, Z6, Z6
+	VMOVUPS Z9, K1, (R8)
+	VADDPS Z11, Z9, Z1
+	VADDPS Z3, Z1, Z1
+	VMULPS Z14, Z1, Z1
+	VMOVUPS Z1, K1, (R8)(DX*1)
+	VSUBPS Z11, Z9, Z1
+	VADDPS Z3, Z1, Z1
+	VMULPS Z14, Z1, Z1
+	VMOVUPS Z1, K1, (R8)(DX*2)
+	VMOVUPS Z3, K1, (R8)(R13*1)
+	VMOVUPS Z10, K1, (R9)
+	VADDPS Z0, Z10, Z1
+	VADDPS Z6, Z1, Z1
+	VMULPS Z14, Z1, Z1
+	VMOVUPS Z1, K1, (R9)(DX*1)
+	VSUBPS Z0, Z10, Z1
+	VADDPS Z6, Z1, Z1
+	VMULPS Z14, Z1, Z1
+	VMOVUPS Z1, K1, (R9)(DX*2)
+	VMOVUPS Z6, K1, (R9)(R13*1)
 	VZEROUPPER
 	RET

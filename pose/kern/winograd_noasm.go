@@ -17,3 +17,7 @@ func winoStore(ph []float32, ps, wp, th, tw int, y []float32, add, mean, scale, 
 func deal2(src []float32, ss int, ev, od []float32, ds, n, rows int) {
 	deal2Go(src, ss, ev, od, ds, n, rows)
 }
+
+func winoWeights(w []float32, n int, u []float32, ps int) {
+	winoWeightsGo(w, n, u, ps)
+}

@@ -354,3 +354,139 @@ func FuzzDeal2(f *testing.F) {
 		}
 	})
 }
+
+// weightCase is one call of winoWeights: n filters starting woff floats
+// into their buffer, the 16 planes ps = n+gap floats apart starting uoff
+// floats into theirs.
+type weightCase struct {
+	n, gap, woff, uoff int
+}
+
+// weightTaps fills w with filters of 9 taps: zeros, -0, denormals and
+// normal values of both signs, and per filter one of three kinds of
+// specials: values near the float32 maximum and infinities (whose sums
+// overflow and whose differences give the default NaN, 0xffc00000, as
+// do some inputs), or one NaN with a random payload and sign among
+// values that cannot overflow. Two NaNs of different payloads never
+// meet in an add: which one it keeps depends on the operand order the
+// compiler picks for the Go loop.
+func weightTaps(r *rand.Rand, w []float32) {
+	for q := 0; q+9 <= len(w); q += 9 {
+		g := w[q : q+9]
+		kind := r.IntN(3)
+		for k := range g {
+			switch r.IntN(10) {
+			case 0:
+				g[k] = 0
+			case 1:
+				g[k] = float32(math.Copysign(0, -1))
+			case 2:
+				g[k] = math.Float32frombits(uint32(r.Uint64()) & 0x807fffff) // denormal or ±0
+			case 3:
+				if kind == 0 {
+					g[k] = float32(1-2*r.IntN(2)) * math.MaxFloat32 * float32(0.5+r.Float64()/2)
+					continue
+				}
+				fallthrough
+			default:
+				g[k] = float32(r.NormFloat64() * 2)
+			}
+		}
+		switch kind {
+		case 0:
+			for range r.IntN(3) {
+				g[r.IntN(9)] = float32(math.Inf(1 - 2*r.IntN(2)))
+			}
+			if r.IntN(4) == 0 {
+				g[r.IntN(9)] = math.Float32frombits(0xffc00000)
+			}
+		case 1:
+			g[r.IntN(9)] = math.Float32frombits(0x7f800000 | uint32(r.Uint64())&0x807fffff | 1)
+		}
+	}
+}
+
+// checkWeights runs winoWeights on the current path and winoWeightsGo
+// on the same filters (weightTaps) and reports the first word of the
+// output buffers that differs in its bits: the 16 planes, the gaps
+// between them and the guard words before and after. The filters end
+// at the end of a mapping (guarded) where there is one, so a read past
+// them faults, and must come back unchanged.
+func checkWeights(r *rand.Rand, tc weightCase) error {
+	buf, free := guarded(tc.woff + 9*tc.n)
+	defer free()
+	weightTaps(r, buf[tc.woff:])
+	for i := range tc.woff {
+		buf[i] = float32(r.NormFloat64())
+	}
+	saved := append([]float32(nil), buf...)
+	w := buf[tc.woff:]
+	ps := tc.n + tc.gap
+	ulen := 15*ps + tc.n
+	const guard = 0x7fc0dead // a NaN: compared by bits
+	got, want := make([]float32, tc.uoff+ulen+16), make([]float32, tc.uoff+ulen+16)
+	for i := range got {
+		got[i], want[i] = math.Float32frombits(guard), math.Float32frombits(guard)
+	}
+	winoWeights(w, tc.n, got[tc.uoff:tc.uoff+ulen], ps)
+	winoWeightsGo(w, tc.n, want[tc.uoff:tc.uoff+ulen], ps)
+	for i := range got {
+		if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+			j := i - tc.uoff
+			return fmt.Errorf("%+v: u[%d] (plane %d, filter %d) = %g (%#x), want %g (%#x)", tc, i, j/ps, j%ps,
+				got[i], math.Float32bits(got[i]), want[i], math.Float32bits(want[i]))
+		}
+	}
+	for i := range buf {
+		if math.Float32bits(buf[i]) != math.Float32bits(saved[i]) {
+			return fmt.Errorf("%+v: w[%d] changed", tc, i-tc.woff)
+		}
+	}
+	return nil
+}
+
+// TestWinoWeights compares the SIMD weight transforms with
+// winoWeightsGo bit for bit on every path: 0-40 filters (every tail of
+// both vector widths and up to two full zmm registers) and a few long
+// runs, planes with and without gaps, misaligned filters and planes,
+// and the specials of weightTaps (NaN, ±Inf, -0, denormals, overflow).
+func TestWinoWeights(t *testing.T) {
+	r := rand.New(rand.NewPCG(41, 42))
+	ns := []int{}
+	for n := 0; n <= 40; n++ {
+		ns = append(ns, n)
+	}
+	ns = append(ns, 63, 64, 65, 255, 1000, 4099)
+	for _, kern := range kernels(t) {
+		setPath(kern.path)
+		for _, n := range ns {
+			for rep := range 3 {
+				tc := weightCase{n: n, gap: r.IntN(3), woff: r.IntN(4), uoff: r.IntN(4)}
+				if rep == 0 {
+					tc.gap = 0
+				}
+				if err := checkWeights(r, tc); err != nil {
+					t.Fatalf("%s: %v", kern.path, err)
+				}
+			}
+		}
+	}
+}
+
+// FuzzWinoWeights checks winoWeights against winoWeightsGo on every path
+// for arbitrary filter counts, gaps, offsets and filters.
+func FuzzWinoWeights(f *testing.F) {
+	f.Add(uint16(37), uint8(1), uint8(3), uint8(2), uint64(1))
+	f.Add(uint16(16), uint8(0), uint8(0), uint8(0), uint64(2))
+	f.Fuzz(func(t *testing.T, n uint16, gap, woff, uoff uint8, seed uint64) {
+		tc := weightCase{n: int(n % 600), gap: int(gap % 5), woff: int(woff % 32), uoff: int(uoff % 32)}
+		saved := kernPath
+		defer setPath(saved)
+		for _, p := range Paths() {
+			setPath(p)
+			if err := checkWeights(rand.New(rand.NewPCG(seed, 1)), tc); err != nil {
+				t.Fatalf("%s: %v", p, err)
+			}
+		}
+	})
+}

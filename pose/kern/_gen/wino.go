@@ -22,6 +22,16 @@ var (
 		{1, 1, 1, 0},
 		{0, 1, -1, -1},
 	}
+	// winoG is G of the weight transform U = G g Gᵀ for a 3×3 filter g
+	// with the ½ of its middle rows factored out (winoGHalf): the rows
+	// are g0, (g0+g1+g2)/2, (g0-g1+g2)/2, g2, as in winoWeightsGo.
+	winoG = [][]int{
+		{1, 0, 0},
+		{1, 1, 1},
+		{1, -1, 1},
+		{0, 0, 1},
+	}
+	winoGHalf = []bool{false, true, true, false}
 )
 
 // term is one operand of a transform row: a register or memory operand
@@ -128,8 +138,6 @@ type arg struct {
 	reg    string
 }
 
-// frame emits the header of function name with Go signature sig and
-// loads its arguments, whose frame offsets follow from their order.
 // load loads register r of width w from mem: whole, or for a tail
 // masked by Y<ymask> (AVX2) or K<kmask> (AVX-512), the masked-off lanes
 // zeroed.
@@ -144,6 +152,22 @@ func (g *gen) load(w width, mem string, r int, tail bool, ymask, kmask int) {
 	}
 }
 
+// store stores register r of width w to mem: whole, or for a tail only
+// the lanes of the mask Y<ymask> (AVX2) or K<kmask> (AVX-512), the
+// memory of the others untouched.
+func (g *gen) store(w width, r int, mem string, tail bool, ymask, kmask int) {
+	switch {
+	case !tail:
+		g.i("VMOVUPS %s, %s", w.r(r), mem)
+	case w == ymm:
+		g.i("VMASKMOVPS Y%d, Y%d, %s", r, ymask, mem)
+	default:
+		g.i("VMOVUPS Z%d, K%d, %s", r, kmask, mem)
+	}
+}
+
+// frame emits the header of function name with Go signature sig and
+// loads its arguments, whose frame offsets follow from their order.
 func (g *gen) frame(name, sig string, args []arg) {
 	g.p("// func %s(%s)", name, sig)
 	g.p("TEXT ·%s(SB), NOSPLIT, $0-%d", name, 8*len(args))
@@ -266,13 +290,15 @@ func winoFile(w width) string {
 		g.p("// Winograd F(2x2, 3x3) transforms (winograd.go), eight tiles per YMM")
 		g.p("// register. Offsets and strides arrive in floats and become bytes.")
 		g.p("// Then winoStoreAVX2, the store of the output tiles through the epilogue,")
-		g.p("// and deal2AVX2, the even/odd split of rows for stride-2 phase planes.")
+		g.p("// and deal2AVX2, the even/odd split of rows for stride-2 phase planes,")
+		g.p("// and winoWeightsAVX2, the weight transform of eight filters per register.")
 		g.p("// VEX encodings only: this file must run on any AVX2 CPU.")
 	} else {
 		g.p("// The Winograd F(2x2, 3x3) transforms of winograd_amd64.s with ZMM")
 		g.p("// registers: sixteen tiles per register (blocks counts pairs of the AVX2")
-		g.p("// version's eight-tile blocks), then winoStoreZ and deal2Z, sixteen values")
-		g.p("// per register with opmask tails. AVX-512F; only the avx512 path calls them.")
+		g.p("// version's eight-tile blocks), then winoStoreZ, deal2Z and winoWeightsZ,")
+		g.p("// sixteen values or filters per register with opmask tails. AVX-512F; only")
+		g.p("// the avx512 path calls them.")
 	}
 	g.p("")
 	g.winoIn(w)
@@ -280,6 +306,8 @@ func winoFile(w width) string {
 	g.storeData(w)
 	g.winoStore(w)
 	g.deal2(w)
+	g.weightData(w)
+	g.winoWeights(w)
 	return strings.TrimSuffix(g.buf.String(), "\n")
 }
 
@@ -413,14 +441,7 @@ func (g *gen) storeNest(w width, bn, relu bool, l string) {
 			g.i("VPERMT2PS Z1, Z15, Z5")
 		}
 		for v, mem := range []string{"(DI)", fmt.Sprintf("%d(DI)", w.bytes)} {
-			switch {
-			case !tail:
-				g.i("VMOVUPS %s, %s", w.r(4+v), mem)
-			case w == ymm:
-				g.i("VMASKMOVPS Y%d, Y%d, %s", 4+v, 14+v, mem)
-			default:
-				g.i("VMOVUPS Z%d, K%d, %s", 4+v, 2+v, mem)
-			}
+			g.store(w, 4+v, mem, tail, 14+v, 2+v)
 		}
 	}
 	g.p("%s:", l)
@@ -560,14 +581,7 @@ func (g *gen) deal2(w width) {
 			g.i("VPERMT2PS Z1, Z15, Z3")
 		}
 		for v, dst := range []string{"(R9)", "(R10)"} {
-			switch {
-			case !tail:
-				g.i("VMOVUPS %s, %s", w.r(2+v), dst)
-			case w == ymm:
-				g.i("VMASKMOVPS Y%d, Y15, %s", 2+v, dst)
-			default:
-				g.i("VMOVUPS Z%d, K1, %s", 2+v, dst)
-			}
+			g.store(w, 2+v, dst, tail, 15, 1)
 		}
 	}
 	g.p("%srow:", l)
@@ -594,4 +608,193 @@ func (g *gen) deal2(w width) {
 	g.i("VZEROUPPER")
 	g.i("RET")
 	g.p("")
+}
+
+// weightData emits the constants of winoWeights: the gather indices of
+// one register of filters, 0, 9, 18, ... (filter q's taps start 9q
+// floats in), and ½.
+func (g *gen) weightData(w width) {
+	for j := range w.bytes / 4 {
+		g.p("DATA winoNine<>+%d(SB)/4, $%d", 4*j, 9*j)
+	}
+	g.p("GLOBL winoNine<>(SB), RODATA|NOPTR, $%d", w.bytes)
+	g.p("")
+	g.p("DATA winoHalf<>+0(SB)/4, $0x3f000000")
+	g.p("GLOBL winoHalf<>(SB), RODATA|NOPTR, $4")
+	g.p("")
+}
+
+// winoWeights emits the weight transform of n ≥ 1 filters
+// (winoWeightsGo in winograd.go): the 9 taps of filter q, row-major at
+// w + 36q bytes, go through U = G g Gᵀ, and U[p] (p = 4*row+col) goes to
+// u + 4*(p*ps + q) bytes. One register holds tap k of lanes consecutive
+// filters, gathered 9 floats apart (the indices winoNine; VGATHERDPS
+// clears its mask, so the mask is copied before each gather). Each row
+// of G is a chain of adds and subtracts, halved by a VMULPS where
+// winoGHalf says: the float32 operations of the Go loop in its order,
+// each rounded once (no FMA), so the bits are the same. The last
+// register (1 to lanes filters) gathers and stores under a mask, so
+// nothing outside the n filters and their 16 values is read or written.
+//
+// Registers 0-8 hold the taps, 9-11 and the taps of the columns done
+// hold the rows of G g, 12 is the copy of the AVX2 gather mask 13, 14
+// holds ½ and 15 the indices; K1 is the AVX-512 mask and K2 its copy.
+func (g *gen) winoWeights(w width) {
+	lanes := w.bytes / 4
+	name := "winoWeights" + w.suffix
+	l := w.label + "wg"
+	g.frame(name, "w *float32, n int, u *float32, ps int", []arg{
+		{"w", false, "SI"}, {"n", false, "CX"}, {"u", false, "DI"}, {"ps", true, "DX"},
+	})
+	// U[4i+col] at out[i] + col*ps: DI, R8 = DI+4ps, R9 = DI+8ps, R10 = DI+12ps.
+	out := [4]string{"DI", "R8", "R9", "R10"}
+	g.i("LEAQ (DX)(DX*2), R13")
+	g.i("LEAQ (DI)(DX*4), R8")
+	g.i("LEAQ (DI)(DX*8), R9")
+	g.i("LEAQ (R9)(DX*4), R10")
+	g.i("VMOVUPS winoNine<>(SB), %s", w.r(15))
+	g.i("VBROADCASTSS winoHalf<>(SB), %s", w.r(14))
+	// CX = whole registers of filters, R11 = the last register's (1..lanes).
+	g.i("DECQ CX")
+	g.i("MOVQ CX, R11")
+	g.i("SHRQ $%d, CX", map[int]int{8: 3, 16: 4}[lanes])
+	g.i("ANDQ $%d, R11", lanes-1)
+	g.i("INCQ R11")
+	if w == ymm {
+		g.i("VMOVUPS winoOnes<>(SB), Y13")
+	} else {
+		g.i("MOVL $0xffff, AX")
+		g.i("KMOVW AX, K1")
+	}
+	// gRow emits row i of G applied to the operands t into dst and
+	// returns the register that holds it (the operand itself for a row
+	// that copies one).
+	gRow := func(dst string, i int, operand func(j int) string) string {
+		t := terms(winoG[i], operand)
+		if len(t) == 1 && !winoGHalf[i] {
+			return t[0].src
+		}
+		src := t[0].src
+		if len(t) > 1 {
+			g.chain(dst, t)
+			src = dst
+		}
+		if winoGHalf[i] {
+			g.i("VMULPS %s, %s, %s", w.r(14), src, dst)
+		}
+		return dst
+	}
+	copies := func(i int) bool { return len(terms(winoG[i], w.r)) == 1 && !winoGHalf[i] }
+	body := func(tail bool) {
+		for k := range 9 {
+			mem := fmt.Sprintf("(SI)(%s*4)", w.r(15))
+			if k > 0 {
+				mem = fmt.Sprintf("%d%s", 4*k, mem)
+			}
+			if w == ymm {
+				g.i("VMOVUPS Y13, Y12")
+				g.i("VGATHERDPS Y12, %s, Y%d", mem, k)
+			} else {
+				g.i("KMOVW K1, K2")
+				g.i("VGATHERDPS %s, K2, Z%d", mem, k)
+			}
+		}
+		// tap(j)(k) is the register of g[k][j], tap 3k+j.
+		tap := func(j int) func(k int) string {
+			return func(k int) string { return w.r(3*k + j) }
+		}
+		var r [4][3]string // the registers of G g
+		rowU := func(i int, tmp string) {
+			for c := range winoG {
+				src := gRow(tmp, c, func(j int) string { return r[i][j] })
+				g.store(w, regNum(src), fmt.Sprintf("(%s)%s", out[i], stride(c, "DX", "R13")), tail, 13, 1)
+			}
+		}
+		var copied, computed []string
+		for i := range winoG {
+			if copies(i) {
+				copied = append(copied, fmt.Sprint(i))
+			} else {
+				computed = append(computed, fmt.Sprint(i))
+			}
+		}
+		g.i("// U = (G g)Gᵀ, the rows of G: %s", gFormulas("g"))
+		g.i("// rows %s of G g are rows of taps: their rows of U first, while every tap is live", strings.Join(copied, ", "))
+		pool := []string{w.r(9), w.r(10), w.r(11)}
+		for i := range winoG {
+			if copies(i) {
+				for j := range 3 {
+					r[i][j] = gRow("", i, tap(j))
+				}
+				rowU(i, pool[0])
+			}
+		}
+		g.i("// rows %s of G g column by column (the column's taps are dead after it), then their rows of U", strings.Join(computed, ", "))
+		for j := range 3 {
+			for i := range winoG {
+				if !copies(i) {
+					r[i][j] = gRow(pool[0], i, tap(j))
+					pool = pool[1:]
+				}
+			}
+			for k := range 3 {
+				pool = append(pool, tap(j)(k))
+			}
+		}
+		for i := range winoG {
+			if !copies(i) {
+				rowU(i, pool[0])
+			}
+		}
+	}
+	g.i("TESTQ CX, CX")
+	g.i("JZ %stail", l)
+	g.p("%sloop:", l)
+	body(false)
+	g.i("ADDQ $%d, SI", 9*w.bytes)
+	for _, r := range out {
+		g.i("ADDQ $%d, %s", w.bytes, r)
+	}
+	g.i("DECQ CX")
+	g.i("JNZ %sloop", l)
+	g.p("%stail:", l)
+	if w == ymm {
+		// The mask of R11 lanes: the 8 floats at winoOnes + 4*(8-R11).
+		g.i("LEAQ winoOnes<>+32(SB), AX")
+		g.i("NEGQ R11")
+		g.i("VMOVUPS (AX)(R11*4), Y13")
+	} else {
+		g.i("MOVQ R11, CX")
+		g.i("MOVL $1, AX")
+		g.i("SHLL CX, AX")
+		g.i("DECL AX")
+		g.i("KMOVW AX, K1")
+	}
+	body(true)
+	g.i("VZEROUPPER")
+	g.i("RET")
+	g.p("")
+}
+
+// gFormulas renders the rows of G as text (x0, (x0+x1+x2)/2, ...) for the
+// comments.
+func gFormulas(x string) string {
+	var f []string
+	for i, row := range winoG {
+		s := formula(row, x)
+		if winoGHalf[i] {
+			s = "(" + s + ")/2"
+		}
+		f = append(f, s)
+	}
+	return strings.Join(f, ", ")
+}
+
+// regNum is the number of register name r (Y12 -> 12).
+func regNum(r string) int {
+	var n int
+	if _, err := fmt.Sscanf(r[1:], "%d", &n); err != nil {
+		panic("gen: not a vector register: " + r)
+	}
+	return n
 }
