@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 
@@ -207,5 +208,22 @@ func TestPortable(t *testing.T) {
 	}
 	if res.Optims[0].Runs[0].Dir != dir || res.Protocol.Ann == p.Protocol.Ann {
 		t.Error("portable changed its argument")
+	}
+}
+
+func TestRevision(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		settings []debug.BuildSetting
+		want     string
+	}{
+		{"none", nil, ""},
+		{"clean", []debug.BuildSetting{{Key: "vcs.revision", Value: "abc123"}, {Key: "vcs.modified", Value: "false"}}, "abc123"},
+		{"dirty", []debug.BuildSetting{{Key: "vcs.modified", Value: "true"}, {Key: "vcs.revision", Value: "abc123"}}, "abc123+dirty"},
+		{"modified without revision", []debug.BuildSetting{{Key: "vcs.modified", Value: "true"}}, ""},
+	} {
+		if got := revision(tc.settings); got != tc.want {
+			t.Errorf("%s: revision = %q, want %q", tc.name, got, tc.want)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"strings"
 
 	"golang.org/x/sys/cpu"
@@ -19,6 +20,10 @@ type Machine struct {
 	NumCPU int    `json:"num_cpu"`
 	GOARCH string `json:"goarch"`
 	Go     string `json:"go"`
+	// Revision is the commit the binary was built from (Go's vcs.revision,
+	// with "+dirty" for uncommitted changes); "" when the build carries
+	// none (go run, a build outside the repository).
+	Revision string `json:"revision,omitempty"`
 }
 
 // Session is one stretch of training of a run (a resumed run has several).
@@ -33,6 +38,9 @@ type Session struct {
 // kernel path pose/kern chose at start.
 func ThisMachine() Machine {
 	m := Machine{ISA: kern.Path(), NumCPU: runtime.NumCPU(), GOARCH: runtime.GOARCH, Go: runtime.Version()}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		m.Revision = revision(bi.Settings)
+	}
 	if runtime.GOARCH == "amd64" {
 		m.AVX512 = cpu.X86.HasAVX512F
 	}
@@ -48,4 +56,23 @@ func ThisMachine() Machine {
 		}
 	}
 	return m
+}
+
+// revision returns the vcs.revision build setting, "+dirty" appended
+// when vcs.modified is true.
+func revision(settings []debug.BuildSetting) string {
+	var rev string
+	var dirty bool
+	for _, s := range settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			dirty = s.Value == "true"
+		}
+	}
+	if rev != "" && dirty {
+		rev += "+dirty"
+	}
+	return rev
 }
