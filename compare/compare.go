@@ -779,7 +779,7 @@ func WriteMarkdown(w io.Writer, res *Results) {
 		}
 	}
 	writeDiffs(w, res)
-	fmt.Fprintf(w, "\nPlots: `val_pck.png` and `train_loss.png` (per epoch, mean line and min–max band over seeds), `train_loss_steps.png` (the same over steps), `metrics.png` (final metrics); per run `runs/<optim>-s<seed>/loss_profile.png`.\n")
+	fmt.Fprintf(w, "\nPlots: `val_pck.png` and `train_loss.png` (per epoch, mean line and min–max band over seeds), `val_pck_passes.png` (val PCK@0.2 against gradient passes, epochs × passes per step: equal compute ends at the same x), `train_loss_steps.png` (the same over steps), `metrics.png` (final metrics); per run `runs/<optim>-s<seed>/loss_profile.png`.\n")
 }
 
 // statCells writes o's row head (name, runs) and one "mean ± std" cell

@@ -92,7 +92,7 @@ func TestExecuteEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, prog.String())
 	}
-	for _, f := range []string{"results.json", "results.md", "val_pck.png", "train_loss.png", "train_loss_steps.png", "metrics.png",
+	for _, f := range []string{"results.json", "results.md", "val_pck.png", "val_pck_passes.png", "train_loss.png", "train_loss_steps.png", "metrics.png",
 		"runs/adam-s1/summary.json", "runs/bsam-s1/sharpness.json", "runs/bsam-s1/loss_profile.png"} {
 		b, err := os.ReadFile(filepath.Join(cfg.Out, f))
 		if err != nil || len(b) == 0 {

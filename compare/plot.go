@@ -9,35 +9,46 @@ import (
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
 )
 
 // Plot writes val_pck.png, train_loss.png (per epoch, mean line with a
-// min-max band over seeds, one colour per optimizer), train_loss_steps.png
-// (the same over steps, in blocks of Optim.StepBlock steps) and
+// min-max band over seeds, one colour per optimizer), val_pck_passes.png
+// (val PCK@0.2 against gradient passes: epochs times the arm's passes
+// per step, so that arms of equal compute end at the same x),
+// train_loss_steps.png (the loss over steps, in blocks of
+// Optim.StepBlock steps) and
 // metrics.png (a grouped bar chart of the means over seeds of the last
 // epoch's validation AP, AP50, AR and PCK@0.2, then of the final set's
 // PCK@0.2, PCKh@0.5 and AP and the training probe's PCK@0.2 when runs have
 // them) into dir.
 func Plot(res *Results, dir string) error {
 	epochX := func(_ *Optim, e int) float64 { return float64(e + 1) }
+	passX := func(o *Optim, e int) float64 { return float64(e+1) * float64(armPasses(o)) }
+	pck := func(o *Optim) []Stat { return o.PCK }
 	curves := []struct {
 		file, y, x, title string
 		get               func(*Optim) []Stat
 		xOf               func(*Optim, int) float64
+		rising            bool // legend at the bottom right, below curves that rise
 	}{
-		{"val_pck.png", "val PCK@0.2", "epoch", "val PCK@0.2 per epoch", func(o *Optim) []Stat { return o.PCK }, epochX},
-		{"train_loss.png", "train loss (epoch mean)", "epoch", "train loss (epoch mean) per epoch", func(o *Optim) []Stat { return o.Loss }, epochX},
+		{"val_pck.png", "val PCK@0.2", "epoch", "val PCK@0.2 per epoch", pck, epochX, true},
+		{"val_pck_passes.png", "val PCK@0.2", "gradient passes over the training set (epochs × passes per step)",
+			"val PCK@0.2 against compute", pck, passX, true},
+		{"train_loss.png", "train loss (epoch mean)", "epoch", "train loss (epoch mean) per epoch", func(o *Optim) []Stat { return o.Loss }, epochX, false},
 		{"train_loss_steps.png", "train loss (block mean)", "step", "train loss over steps", func(o *Optim) []Stat { return o.StepLoss },
-			func(o *Optim, b int) float64 { return (float64(b) + 0.5) * float64(o.StepBlock) }},
+			func(o *Optim, b int) float64 { return (float64(b) + 0.5) * float64(o.StepBlock) }, false},
 	}
 	for _, c := range curves {
 		p := plot.New()
 		p.Title.Text = c.title + " (mean, min–max over seeds)"
 		p.X.Label.Text = c.x
 		p.Y.Label.Text = c.y
-		p.Legend.Top = true
+		p.Legend.Top = !c.rising
+		p.Legend.YOffs = vg.Points(4)
+		if !c.rising {
+			p.Legend.YOffs = -vg.Points(4)
+		}
 		for i, o := range res.Optims {
 			st := c.get(o)
 			var mean, band plotter.XYs
@@ -56,7 +67,7 @@ func Plot(res *Results, dir string) error {
 					band = append(band, plotter.XY{X: c.xOf(o, e), Y: st[e].Max})
 				}
 			}
-			col := plotutil.Color(i)
+			col := armColor(i)
 			poly, err := plotter.NewPolygon(band)
 			if err != nil {
 				return fmt.Errorf("compare: plot: %w", err)
@@ -69,6 +80,8 @@ func Plot(res *Results, dir string) error {
 				return fmt.Errorf("compare: plot: %w", err)
 			}
 			line.Color = col
+			line.Dashes = armDashes(i)
+			line.Width = vg.Points(1.5)
 			p.Add(poly, line)
 			if len(mean) <= 60 { // marks where they can still be told apart
 				pts, err := plotter.NewScatter(mean)
@@ -113,7 +126,7 @@ func Plot(res *Results, dir string) error {
 		if err != nil {
 			return fmt.Errorf("compare: plot: %w", err)
 		}
-		bars.Color = plotutil.Color(i)
+		bars.Color = armColor(i)
 		bars.LineStyle.Width = 0
 		bars.Offset = w * vg.Length(float64(i)-float64(len(res.Optims)-1)/2)
 		p.Add(bars)
@@ -126,4 +139,36 @@ func Plot(res *Results, dir string) error {
 		return fmt.Errorf("compare: plot metrics.png: %w", err)
 	}
 	return nil
+}
+
+// palette is Tableau's ten colours: more arms than plotutil's seven
+// before a colour repeats; past ten, armDashes tells the repeats apart.
+var palette = []color.NRGBA{
+	{0x1f, 0x77, 0xb4, 0xff}, {0xff, 0x7f, 0x0e, 0xff}, {0x2c, 0xa0, 0x2c, 0xff}, {0xd6, 0x27, 0x28, 0xff},
+	{0x94, 0x67, 0xbd, 0xff}, {0x8c, 0x56, 0x4b, 0xff}, {0xe3, 0x77, 0xc2, 0xff}, {0x7f, 0x7f, 0x7f, 0xff},
+	{0xbc, 0xbd, 0x22, 0xff}, {0x17, 0xbe, 0xcf, 0xff},
+}
+
+func armColor(i int) color.Color { return palette[i%len(palette)] }
+
+// armDashes is solid for the first ten arms, then dashed, then dotted.
+func armDashes(i int) []vg.Length {
+	switch i / len(palette) % 3 {
+	case 1:
+		return []vg.Length{vg.Points(6), vg.Points(3)}
+	case 2:
+		return []vg.Length{vg.Points(1.5), vg.Points(2.5)}
+	}
+	return nil
+}
+
+// armPasses is the gradient passes per step of the arm's runs (1 when
+// the runs do not say).
+func armPasses(o *Optim) int {
+	for _, r := range o.Runs {
+		if r.Passes > 0 {
+			return r.Passes
+		}
+	}
+	return 1
 }

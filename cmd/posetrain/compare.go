@@ -126,7 +126,7 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "posetrain compare: %v\n", err)
 		return 1
 	}
-	fmt.Fprintf(stderr, "compare: wrote %s/results.md, results.json, val_pck.png, train_loss.png, train_loss_steps.png, metrics.png\n", cc.Out)
+	fmt.Fprintf(stderr, "compare: wrote %s/results.md, results.json, val_pck.png, val_pck_passes.png, train_loss.png, train_loss_steps.png, metrics.png\n", cc.Out)
 	enc := json.NewEncoder(stdout)
 	enc.SetIndent("", "  ")
 	type row struct {
