@@ -152,7 +152,7 @@ func (c Conv) forward(n int, x, w, bias, y []float32, ws *Workspace, ep *epilogu
 		case phased:
 			b = opB{pack: func(dst []float32, pc, jc, kb, nb int) { c.packPhased(dst, g, pc, j0+jc, kb, nb) }}
 		default:
-			b = opB{pack: func(dst []float32, pc, jc, kb, nb int) { c.packCols(dst, xi, pc, j0+jc, kb, nb) }}
+			b = opB{pack: func(dst []float32, pc, jc, kb, nb int) { c.packSame(dst, xi, &s.dyg, pc, j0+jc, kb, nb) }}
 		}
 		gemm(&s.pack, c.OutC, j1-j0, kk, opA{pre: wp}, b, 0, yi[j0:], outN, bias)
 	}
@@ -412,22 +412,6 @@ func (c Conv) BackwardFilter(n int, x, dy, dw, dbias []float32, ws *Workspace) {
 	}
 }
 
-// packCols packs rows [pc, pc+kb) and columns [jc, jc+nb) of the im2col
-// matrix of image x of a same() convolution straight into GEMM B panels
-// (packB's layout: panels of nr columns, each kb rows of nr values,
-// zero-padded), without building the im2col matrix.
-func (c Conv) packCols(dst, x []float32, pc, jc, kb, nb int) {
-	hw := c.InH * c.InW
-	panelSz := nr * kb
-	for p := range kb {
-		r := pc + p
-		kx := r % c.KW
-		ky := r / c.KW % c.KH
-		img := x[r/(c.KW*c.KH)*hw:][:hw]
-		c.packSameRow(dst, img, p*nr, panelSz, kx, ky, jc, nb)
-	}
-}
-
 // gather2 sets d[t] = s[2t]; a separate function keeps the loop free of
 // register spills.
 //
@@ -468,32 +452,6 @@ func (c Conv) maskSame(d []float32, kx int) {
 		}
 		for q := ox; q < len(d); q += w {
 			d[q] = 0
-		}
-	}
-}
-
-// packSameRow is packCols for one im2col row (kernel offset kx, ky) of a
-// stride-1 convolution whose output is as wide as its input: the row is
-// then the image shifted by (ky-Pad)*InW + kx-Pad, copied in 16-float
-// blocks, with the wrapped border column and the rows outside the image
-// set to zero.
-func (c Conv) packSameRow(dst, img []float32, o, panelSz, kx, ky, jc, nb int) {
-	w := c.InW
-	shift, qa, qb := c.sameRange(kx, ky, jc, jc+nb)
-	packShifted(dst, img, o, panelSz, shift, qa, qb, jc, nb)
-	// Columns ox with ox+kx-Pad outside [0, w) wrapped into the
-	// neighbouring image row: zero them.
-	for ox := range w {
-		if ix := ox + kx - c.Pad; ix >= 0 && ix < w {
-			continue
-		}
-		q := jc/w*w + ox
-		if q < jc {
-			q += w
-		}
-		for ; q < jc+nb; q += w {
-			rel := q - jc
-			dst[(rel>>4)*panelSz+o+rel&(nr-1)] = 0
 		}
 	}
 }
@@ -582,7 +540,10 @@ func (c Conv) buildPhases(x, g []float32, c0, c1 int) {
 	}
 }
 
-// packPhased is packCols reading the phase-split image g.
+// packPhased packs rows [pc, pc+kb) and columns [jc, jc+nb) of the
+// im2col matrix of a convolution from its phase-split image g straight
+// into GEMM B panels (packB's layout: panels of nr columns, each kb rows
+// of nr values, zero-padded), without building the im2col matrix.
 func (c Conv) packPhased(dst, g []float32, pc, jc, kb, nb int) {
 	panelSz := nr * kb
 	for p := range kb {

@@ -182,7 +182,7 @@ func relErr(got []float32, want []float64) float64 {
 // im2col unrolls input channels [c0, c1) of one image x (InC*InH*InW)
 // into their rows of col, a (InC*KH*KW)×(OutH*OutW) row-major matrix;
 // padding reads as zero. It is the plain reference for unroll and
-// packCols.
+// packSame.
 func (c Conv) im2col(x, col []float32, c0, c1 int) {
 	oh, ow := c.OutH(), c.OutW()
 	hw := c.InH * c.InW

@@ -32,7 +32,7 @@ func growInt(buf *[]int, n int) []int {
 
 type scratch struct {
 	pack packBuf
-	dyg  []float32 // output gradients of a group of images, side by side
+	dyg  []float32 // output gradients of a group of images, side by side; packSame's channel copies
 	col  []float32
 	g    []float32
 	dw   []float32
