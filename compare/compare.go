@@ -133,9 +133,11 @@ func NewStat(xs []float64) Stat {
 // final report set's (eval.json); "probe PCK@0.2" is the training probe's
 // (no augmentation) and "gap" is probe PCK@0.2 minus validation PCK@0.2 of
 // the same checkpoint's epoch; "s/epoch" is the median of the epochs'
-// training seconds.
+// training seconds; "train s" is their sum (every epoch in the run's log,
+// also those of sessions killed before they could record their machine
+// entry, whose time "wall s", the sum of machine.json's sessions, misses).
 var Metrics = []string{"AP", "AP50", "AR", "PCK@0.2", "final train loss", "s/epoch", "MaxS", "MinS", "top eigenvalue", "Hessian trace",
-	"final PCK@0.2", "final PCKh@0.5", "final AP", "probe PCK@0.2", "gap", "passes/step", "wall s"}
+	"final PCK@0.2", "final PCKh@0.5", "final AP", "probe PCK@0.2", "gap", "passes/step", "wall s", "train s"}
 
 // Optim aggregates the runs of one arm.
 type Optim struct {
@@ -194,6 +196,15 @@ func runValue(r Run, name string) float64 {
 		return t
 	case "final PCK@0.2", "final PCKh@0.5", "final AP", "probe PCK@0.2", "gap":
 		return evalValue(r, name)
+	case "train s":
+		if len(s.EpochLog) == 0 {
+			return nan
+		}
+		var t float64
+		for _, e := range s.EpochLog {
+			t += e.Seconds
+		}
+		return t
 	case "s/epoch":
 		if len(s.EpochLog) == 0 {
 			return nan
@@ -767,12 +778,12 @@ func WriteMarkdown(w io.Writer, res *Results) {
 		statCells(w, o, Metrics)
 		fmt.Fprintln(w)
 	}
-	fmt.Fprintf(w, "\nPer run:\n\n| run | steps | AP | PCK@0.2 | final train loss | MaxS | MinS | top eigenvalue | trace | final PCK@0.2 | final PCKh@0.5 | final AP | probe PCK@0.2 | gap | wall s | machine |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(w, "\nPer run:\n\n| run | steps | AP | PCK@0.2 | final train loss | MaxS | MinS | top eigenvalue | trace | final PCK@0.2 | final PCKh@0.5 | final AP | probe PCK@0.2 | gap | wall s | train s | machine |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, o := range res.Optims {
 		for _, r := range o.Runs {
 			fmt.Fprintf(w, "| %s-s%d | %d |", r.Optim, r.Seed, r.Summary.Steps)
 			for _, m := range []string{"AP", "PCK@0.2", "final train loss", "MaxS", "MinS", "top eigenvalue", "Hessian trace",
-				"final PCK@0.2", "final PCKh@0.5", "final AP", "probe PCK@0.2", "gap", "wall s"} {
+				"final PCK@0.2", "final PCKh@0.5", "final AP", "probe PCK@0.2", "gap", "wall s", "train s"} {
 				fmt.Fprintf(w, " %s |", num(runValue(r, m)))
 			}
 			fmt.Fprintf(w, " %s |\n", machines(r.Sessions))

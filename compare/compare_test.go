@@ -354,7 +354,7 @@ func TestExecuteArmsDev(t *testing.T) {
 	}
 }
 
-func TestSecondsPerEpochMedian(t *testing.T) {
+func TestSecondsPerEpoch(t *testing.T) {
 	for _, tc := range []struct {
 		secs []float64
 		want float64
@@ -369,6 +369,13 @@ func TestSecondsPerEpochMedian(t *testing.T) {
 		}
 		if got := runValue(Run{Summary: s}, "s/epoch"); got != tc.want {
 			t.Errorf("s/epoch of %v = %v, want %v", tc.secs, got, tc.want)
+		}
+		var sum float64
+		for _, x := range tc.secs {
+			sum += x
+		}
+		if got := runValue(Run{Summary: s}, "train s"); got != sum {
+			t.Errorf("train s of %v = %v, want %v", tc.secs, got, sum)
 		}
 	}
 }
