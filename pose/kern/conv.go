@@ -287,9 +287,10 @@ func (c Conv) BackwardData(n int, dy, w, dx []float32, ws *Workspace) {
 //   - dw: OutC*InC*KH*KW, OIHW.
 //   - dbias: OutC, or nil.
 //
-// Each worker sums its images into its own partial dw; the partials are
-// added at the end (a single image is split by output channels). It
-// panics if the Conv is invalid or a length is wrong.
+// Each worker sums its images into its own partial dw (transposed,
+// kk×OutC, except for 1×1 unpadded convolutions); the partials are added
+// at the end (a single image is split by output channels). It panics if
+// the Conv is invalid or a length is wrong.
 func (c Conv) BackwardFilter(n int, x, dy, dw, dbias []float32, ws *Workspace) {
 	c.count(n)
 	c.validate("BackwardFilter")
@@ -315,7 +316,16 @@ func (c Conv) BackwardFilter(n int, x, dy, dw, dbias []float32, ws *Workspace) {
 		*j = convJob{kind: jobFilter, c: c, ws: ws, x: x, y: dy, off: off, dw: dw, nw: nw}
 		parallelRun(n, j)
 		j.kind = jobFilterSum
-		parallelRun(c.OutC, j)
+		parallelRun((kk+nr-1)/nr, j)
+		*j = convJob{}
+	case c.filterColsOK(n):
+		// As the shifted-image path: transposed per-worker partials,
+		// transposed and added at the end.
+		j := &ws.job
+		*j = convJob{kind: jobFilterCols, c: c, ws: ws, x: x, y: dy, dw: dw, nw: chunks(n)}
+		parallelRun(n, j)
+		j.kind = jobFilterSum
+		parallelRun((kk+nr-1)/nr, j)
 		*j = convJob{}
 	case n >= Workers():
 		nw := chunks(n)
@@ -578,12 +588,19 @@ func (c Conv) phaseRow(g []float32, ci, ky, kx, q0, q1 int) (plane []float32, sh
 // im2colPhased is im2col for input channels [c0, c1) from their phase
 // planes in g (see buildPhases): one shifted copy per row.
 func (c Conv) im2colPhased(g, col []float32, c0, c1 int) {
+	c.im2colPhasedTo(g, col[c0*c.KH*c.KW*c.OutH()*c.OutW():], c.OutH()*c.OutW(), c0, c1)
+}
+
+// im2colPhasedTo is im2colPhased into col with row stride ld, row
+// (ci, ky, kx) at col[((ci-c0)*KH*KW + ky*KW + kx)*ld:].
+func (c Conv) im2colPhasedTo(g, col []float32, ld, c0, c1 int) {
 	n := c.OutH() * c.OutW()
+	r := 0
 	for ci := c0; ci < c1; ci++ {
 		for ky := range c.KH {
 			for kx := range c.KW {
-				r := (ci*c.KH+ky)*c.KW + kx
-				d := col[r*n : (r+1)*n]
+				d := col[r*ld : r*ld+n]
+				r++
 				gp, shift, qa, qb := c.phaseRow(g, ci, ky, kx, 0, n)
 				clear(d[:qa])
 				copy(d[qa:qb], gp[qa+shift:qb+shift])
@@ -739,7 +756,8 @@ type convJob struct {
 const (
 	jobForward     = iota // images [lo, hi) through forwardShift
 	jobFilter             // images [lo, hi) into worker partials (transposed)
-	jobFilterSum          // output channels [lo, hi) of dw from the partials
+	jobFilterSum          // dw rows' columns [16lo, 16hi) from the partials
+	jobFilterCols         // images [lo, hi) into worker partials by filterCols
 	jobWinoWeights        // output channels [lo, hi) of the Winograd weights
 	jobWinoPack           // positions [lo, hi) of the Winograd weights packed
 	jobWinoForward        // images [lo, hi) through forwardWino
@@ -753,6 +771,9 @@ func (j *convJob) run(lo, hi, wk int) {
 	case jobFilter:
 		s := ws.w[wk]
 		c.filterShift(s, lo, hi, j.x, j.y, j.off, grow(&s.dw, len(j.dw)), c.OutC)
+	case jobFilterCols:
+		s := ws.w[wk]
+		c.filterCols(s, lo, hi, j.x, j.y, grow(&s.dw, len(j.dw)), c.OutC)
 	case jobWinoWeights:
 		// U[p][o][ci] = (G w[o][ci] Gᵀ)[p] for o in [lo, hi): the
 		// filters q = o*InC+ci of the range are consecutive.
@@ -763,17 +784,38 @@ func (j *convJob) run(lo, hi, wk int) {
 	case jobWinoForward:
 		c.forwardWino(ws.w[wk], &ws.wg, lo, hi, j.x, j.wp, &j.ep, j.y)
 	case jobFilterSum:
-		kk := c.InC * c.KH * c.KW
-		for o := lo; o < hi; o++ {
-			d := j.dw[o*kk : (o+1)*kk]
-			p := ws.w[0].dw[o:]
-			for r := range d {
-				d[r] = p[r*c.OutC]
+		// Blocks of 16 partial rows: packT16 transposes each into
+		// 16-float pieces of the dw rows (whole columns of the
+		// partials, kk strided reads per dw row, missed the caches).
+		kk, oc := c.InC*c.KH*c.KW, c.OutC
+		t := grow(&ws.w[wk].col, nr*oc)
+		for rb := lo; rb < hi; rb++ {
+			r0 := rb * nr
+			if r0+nr > kk {
+				for o := range oc {
+					d := j.dw[o*kk+r0 : (o+1)*kk]
+					for r := range d {
+						v := ws.w[0].dw[(r0+r)*oc+o]
+						for w := 1; w < j.nw; w++ {
+							v += ws.w[w].dw[(r0+r)*oc+o]
+						}
+						d[r] = v
+					}
+				}
+				continue
 			}
-			for w := 1; w < j.nw; w++ {
-				p := ws.w[w].dw[o:]
-				for r := range d {
-					d[r] += p[r*c.OutC]
+			for w := range j.nw {
+				packT16(t, ws.w[w].dw, r0*oc, oc, oc)
+				for o := range oc {
+					d := (*[nr]float32)(j.dw[o*kk+r0:])
+					src := (*[nr]float32)(t[o*nr:])
+					if w == 0 {
+						*d = *src
+						continue
+					}
+					for r := range d {
+						d[r] += src[r]
+					}
 				}
 			}
 		}

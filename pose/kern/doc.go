@@ -59,11 +59,19 @@
 // itself for stride-1 "same" convolutions (plus zeroed border columns),
 // otherwise of a phase-split copy (1×1, stride-1, unpadded convolutions
 // multiply the image directly). BackwardData then computes
-// col = Wᵀ × dy_i and scatters it back (col2im); BackwardFilter sums
-// dy × colᵀ over the worker's images, several small images per GEMM
-// (stacked along its depth), into per-worker partial gradients. A batch
-// smaller than the worker count is split by output columns (Forward,
-// BackwardData) or output channels (BackwardFilter).
+// col = Wᵀ × dy_i and scatters it back (col2im). BackwardFilter computes,
+// as on the shifted-image path, the transposed dWᵀ = Σ col_i × dy_iᵀ into
+// per-worker partials (filterpack.go): the worker's images are taken in
+// groups of about 144 pixels (one GEMM depth block), dyᵀ of each group is
+// packed once as the small B operand, and for each block of whole
+// channels (a 64K-float block of dWᵀ that stays in L2 over all the
+// images) the groups' im2col rows are unrolled side by side and read in
+// place as the A rows by the filterShift kernel, so only dy is
+// transposed; the partials are summed and transposed in 16-row blocks
+// at the end (1×1 unpadded convolutions still sum dy × xᵀ per group of
+// images into OIHW partials). A batch smaller than the worker count is
+// split by output columns (Forward, BackwardData) or output channels
+// (BackwardFilter).
 //
 // Fused variants save memory passes: BatchNormReLUTrain and
 // BatchNormAddReLUTrain (the end of a residual block) with

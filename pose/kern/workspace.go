@@ -36,6 +36,7 @@ type scratch struct {
 	col  []float32
 	g    []float32
 	dw   []float32
+	off  []int     // filterCols' A row offsets
 	wino []float32 // Winograd output tiles in four phase planes
 }
 
