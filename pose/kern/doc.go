@@ -58,8 +58,15 @@
 // worker count, 1×1) pack col_i into the GEMM panels: rows of the image
 // itself for stride-1 "same" convolutions (plus zeroed border columns),
 // otherwise of a phase-split copy (1×1, stride-1, unpadded convolutions
-// multiply the image directly). BackwardData then computes
-// col = Wᵀ × dy_i and scatters it back (col2im); BackwardFilter sums
+// multiply the image directly; for stride 2 the phase planes are split
+// from the image rows by a vector even/odd deal). BackwardData then
+// computes col = Wᵀ × dy_i and scatters it back (col2im). For strided
+// or unpadded convolutions at least 12 pixels wide, col is computed on
+// the shifted-image grid instead (dy_i written into rows as wide as the
+// padded planes, zero in the extra columns), so that col2im is one
+// contiguous vector add per col row into the channel's padded phase
+// planes (the rows' offsets are the forward pass's), then one pass that
+// interleaves the planes back into dx_i (shift.go); BackwardFilter sums
 // dy × colᵀ over the worker's images, several small images per GEMM
 // (stacked along its depth), into per-worker partial gradients. A batch
 // smaller than the worker count is split by output columns (Forward,
