@@ -140,6 +140,11 @@ func (c Conv) forward(n int, x, w, bias, y []float32, ws *Workspace, ep *epilogu
 	}
 	wp := prepackA(grow(&ws.wpack, roundUp(c.OutC, mr)*kk), false, 1, w, kk, c.OutC, kk)
 	phased := !c.direct() && !c.same()
+	var tab []int
+	if phased {
+		tab = growInt(&ws.off, 3*kk)
+		c.phaseTable(tab)
+	}
 	// image computes columns [j0, j1) of image i; g is its phase-split
 	// copy when phased.
 	image := func(s *scratch, i, j0, j1 int, g []float32) {
@@ -150,7 +155,7 @@ func (c Conv) forward(n int, x, w, bias, y []float32, ws *Workspace, ep *epilogu
 		case c.direct():
 			b = opB{b: xi[j0:], ldb: outN}
 		case phased:
-			b = opB{pack: func(dst []float32, pc, jc, kb, nb int) { c.packPhased(dst, g, pc, j0+jc, kb, nb) }}
+			b = opB{pack: func(dst []float32, pc, jc, kb, nb int) { c.packPhased(dst, g, tab, pc, j0+jc, kb, nb) }}
 		default:
 			b = opB{pack: func(dst []float32, pc, jc, kb, nb int) { c.packSame(dst, xi, &s.dyg, pc, j0+jc, kb, nb) }}
 		}
@@ -245,6 +250,12 @@ func (c Conv) BackwardData(n int, dy, w, dx []float32, ws *Workspace) {
 	cols := func(s *scratch, i, j0, j1 int, dst []float32) {
 		dyi := dy[i*c.OutC*outN : (i+1)*c.OutC*outN]
 		gemm(&s.pack, kk, j1-j0, c.OutC, opA{pre: wp}, opB{b: dyi[j0:], ldb: outN}, 0, dst[j0:], outN, nil)
+	}
+	if !c.direct() && !c.same() && c.OutW() >= shiftMinW {
+		// On narrower outputs the grid's extra columns cost the GEMM
+		// more than the contiguous col2im saves.
+		c.backwardDataGrid(n, dy, wp, dx, ws)
+		return
 	}
 	if n >= Workers() {
 		parallelFor(n, func(lo, hi, wk int) {
@@ -513,6 +524,10 @@ func (c Conv) phaseSize() int { return c.InC * c.KW * c.Stride * c.phaseRows() *
 // buildPhases writes the phase planes of input channels [c0, c1) of image
 // x into g (phaseSize floats).
 func (c Conv) buildPhases(x, g []float32, c0, c1 int) {
+	if c.Stride == 2 && c.KW == 3 && c.Pad == 1 && c.InW%2 == 0 {
+		c.buildPhases2(x, g, c0, c1)
+		return
+	}
 	ow, rows, st := c.OutW(), c.phaseRows(), c.Stride
 	plane := rows * ow
 	hw := c.InH * c.InW
@@ -550,19 +565,68 @@ func (c Conv) buildPhases(x, g []float32, c0, c1 int) {
 	}
 }
 
+// phaseTable fills tab (3*InC*KH*KW ints) with, for each im2col row
+// of a phase-split convolution, where it lies in the phase-split image
+// g: output pixel q reads g[q+tab[3r]] for q in [tab[3r+1], tab[3r+2])
+// and is zero elsewhere (packPhased's table, made once per call).
+func (c Conv) phaseTable(tab []int) {
+	n := c.OutH() * c.OutW()
+	r := 0
+	for ci := range c.InC {
+		for ky := range c.KH {
+			for kx := range c.KW {
+				po, shift, qa, qb := c.phaseRowAt(ci, ky, kx, 0, n)
+				tab[3*r], tab[3*r+1], tab[3*r+2] = po+shift, qa, qb
+				r++
+			}
+		}
+	}
+}
+
+// buildPhases2 is buildPhases for stride 2, three kernel columns, pad 1
+// and an even width (OutW = InW/2): planes kx = 1 and 2 hold the even
+// and odd columns of the rows of phase ph, split by one deal2 call, and
+// plane kx = 0 is plane 2 moved one column right.
+func (c Conv) buildPhases2(x, g []float32, c0, c1 int) {
+	ow, rows := c.OutW(), c.phaseRows()
+	plane := rows * ow
+	hw := c.InH * c.InW
+	for ci := c0; ci < c1; ci++ {
+		img := x[ci*hw : (ci+1)*hw]
+		for ph := range 2 {
+			var p [3][]float32
+			for kx := range p {
+				p[kx] = g[((ci*3+kx)*2+ph)*plane:][:plane]
+			}
+			nrow := (c.InH - ph + 1) / 2
+			for kx := range p {
+				clear(p[kx][nrow*ow:])
+			}
+			if nrow == 0 {
+				continue
+			}
+			deal2(img[ph*c.InW:], 2*c.InW, p[1], p[2], ow, ow, nrow)
+			copy(p[0][1:nrow*ow], p[2][:nrow*ow-1])
+			for r := range nrow {
+				p[0][r*ow] = 0
+			}
+		}
+	}
+}
+
 // packPhased packs rows [pc, pc+kb) and columns [jc, jc+nb) of the
 // im2col matrix of a convolution from its phase-split image g straight
 // into GEMM B panels (packB's layout: panels of nr columns, each kb rows
-// of nr values, zero-padded), without building the im2col matrix.
-func (c Conv) packPhased(dst, g []float32, pc, jc, kb, nb int) {
+// of nr values, zero-padded), without building the im2col matrix; tab
+// is the phaseTable.
+func (c Conv) packPhased(dst, g []float32, tab []int, pc, jc, kb, nb int) {
 	panelSz := nr * kb
+	tab = tab[3*pc : 3*(pc+kb)]
 	for p := range kb {
-		r := pc + p
-		kx := r % c.KW
-		ky := r / c.KW % c.KH
-		ci := r / (c.KW * c.KH)
-		gp, shift, qa, qb := c.phaseRow(g, ci, ky, kx, jc, jc+nb)
-		packShifted(dst, gp, p*nr, panelSz, shift, qa, qb, jc, nb)
+		t := tab[3*p : 3*p+3 : 3*p+3]
+		qa := max(jc, t[1])
+		qb := max(qa, min(jc+nb, t[2]))
+		packShifted(dst, g, p*nr, panelSz, t[0], qa, qb, jc, nb)
 	}
 }
 
@@ -571,18 +635,21 @@ func (c Conv) packPhased(dst, g []float32, pc, jc, kb, nb int) {
 // plane[q+shift]) and the range [qa, qb) of pixels that read the plane
 // (the others are zero).
 func (c Conv) phaseRow(g []float32, ci, ky, kx, q0, q1 int) (plane []float32, shift, qa, qb int) {
+	po, shift, qa, qb := c.phaseRowAt(ci, ky, kx, q0, q1)
+	sz := c.phaseRows() * c.OutW()
+	return g[po : po+sz], shift, qa, qb
+}
+
+// phaseRowAt is phaseRow with the plane given by its offset in g.
+func (c Conv) phaseRowAt(ci, ky, kx, q0, q1 int) (po, shift, qa, qb int) {
 	ow, rows, st := c.OutW(), c.phaseRows(), c.Stride
-	sz := rows * ow
 	t := ky - c.Pad
-	r0 := t / st
-	if t < 0 && t%st != 0 {
-		r0-- // floor division
-	}
+	r0 := floorDiv(t, st)
 	ph := t - r0*st
-	plane = g[((ci*c.KW+kx)*st+ph)*sz:][:sz]
+	po = ((ci*c.KW+kx)*st + ph) * rows * ow
 	qa = max(q0, max(0, -r0)*ow)
 	qb = max(qa, min(q1, min(c.OutH(), rows-r0)*ow))
-	return plane, r0 * ow, qa, qb
+	return po, r0 * ow, qa, qb
 }
 
 // im2colPhased is im2col for input channels [c0, c1) from their phase

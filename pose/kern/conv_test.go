@@ -378,7 +378,9 @@ func TestUnroll(t *testing.T) {
 			packed := randSlice(r, roundUp(nb, nr)*kk, 5, 6)
 			gs := make([]float32, c.phaseSize())
 			c.buildPhases(x, gs, 0, c.InC)
-			c.packPhased(packed, gs, 0, jc, kk, nb)
+			tab := make([]int, 3*kk)
+			c.phaseTable(tab)
+			c.packPhased(packed, gs, tab, 0, jc, kk, nb)
 			ref := make([]float32, len(packed))
 			packB(ref, false, want, n, 0, jc, kk, nb)
 			if !slices.Equal(packed, ref) {

@@ -58,20 +58,27 @@
 // worker count, 1×1) pack col_i into the GEMM panels: rows of the image
 // itself for stride-1 "same" convolutions (plus zeroed border columns),
 // otherwise of a phase-split copy (1×1, stride-1, unpadded convolutions
-// multiply the image directly). BackwardData then computes
-// col = Wᵀ × dy_i and scatters it back (col2im). BackwardFilter computes,
-// as on the shifted-image path, the transposed dWᵀ = Σ col_i × dy_iᵀ into
-// per-worker partials (filterpack.go): the worker's images are taken in
-// groups of about 144 pixels (one GEMM depth block), dyᵀ of each group is
-// packed once as the small B operand, and for each block of whole
-// channels (a 64K-float block of dWᵀ that stays in L2 over all the
-// images) the groups' im2col rows are unrolled side by side and read in
-// place as the A rows by the filterShift kernel, so only dy is
-// transposed; the partials are summed and transposed in 16-row blocks
-// at the end (1×1 unpadded convolutions still sum dy × xᵀ per group of
-// images into OIHW partials). A batch smaller than the worker count is
-// split by output columns (Forward, BackwardData) or output channels
-// (BackwardFilter).
+// multiply the image directly; for stride 2 the phase planes are split
+// from the image rows by a vector even/odd deal). BackwardData then
+// computes col = Wᵀ × dy_i and scatters it back (col2im). For strided
+// or unpadded convolutions at least 12 pixels wide, col is computed on
+// the shifted-image grid instead (dy_i written into rows as wide as the
+// padded planes, zero in the extra columns), so that col2im is one
+// contiguous vector add per col row into the channel's padded phase
+// planes (the rows' offsets are the forward pass's), then one pass that
+// interleaves the planes back into dx_i (shift.go). BackwardFilter
+// computes, as on the shifted-image path, the transposed
+// dWᵀ = Σ col_i × dy_iᵀ into per-worker partials (filterpack.go): the
+// worker's images are taken in groups of about 144 pixels (one GEMM depth
+// block), dyᵀ of each group is packed once as the small B operand, and
+// for each block of whole channels (a 64K-float block of dWᵀ that stays
+// in L2 over all the images) the groups' im2col rows are unrolled side by
+// side and read in place as the A rows by the filterShift kernel, so only
+// dy is transposed; the partials are summed and transposed in 16-row
+// blocks at the end (1×1 unpadded convolutions still sum dy × xᵀ per
+// group of images into OIHW partials). A batch smaller than the worker
+// count is split by output columns (Forward, BackwardData) or output
+// channels (BackwardFilter).
 //
 // Fused variants save memory passes: BatchNormReLUTrain and
 // BatchNormAddReLUTrain (the end of a residual block) with

@@ -48,6 +48,25 @@ func transpose16(pan, b []float32, o, ldb, kb int) int {
 	return k
 }
 
+// interleave2AVX2 is the body of interleave2 in assembly
+// (pack_amd64.s): 16 floats of d per block.
+//
+//go:noescape
+func interleave2AVX2(d, a, b *float32, blocks int)
+
+// interleave2 sets d[2t] = a[t] and d[2t+1] = b[t] (len(a) =
+// (len(d)+1)/2, len(b) = len(d)/2).
+func interleave2(d, a, b []float32) {
+	a = a[:(len(d)+1)/2]
+	b = b[:len(d)/2]
+	k := 0
+	if blocks := len(d) / 16; useAVX2 && blocks > 0 {
+		interleave2AVX2(&d[0], &a[0], &b[0], blocks)
+		k = 8 * blocks
+	}
+	interleave2Go(d[2*k:], a[k:], b[k:])
+}
+
 //go:noescape
 func scatter16AVX2(dst, src *float32, blocks, dstride int)
 

@@ -22,3 +22,5 @@ func microKernelOff(kb int, a, b []float32, off []int, c []float32, ldc int, acc
 func microKernelRows(kb int, a []float32, off []int, b, c []float32, ldc int, acc bool) {
 	kernelRowsGo(kb, a, off, b, c, ldc, acc)
 }
+
+func interleave2(d, a, b []float32) { interleave2Go(d, a, b) }

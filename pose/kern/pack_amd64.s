@@ -149,3 +149,33 @@ scloop:
 scdone:
 	VZEROUPPER
 	RET
+
+// func interleave2AVX2(d, a, b *float32, blocks int)
+// Sets d[2t] = a[t], d[2t+1] = b[t] for t < 8*blocks: the unpacks
+// interleave within each 128-bit lane, the lane permutes join them.
+TEXT ·interleave2AVX2(SB), NOSPLIT, $0-32
+	MOVQ d+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DX
+	MOVQ blocks+24(FP), CX
+	TESTQ CX, CX
+	JZ ildone
+
+illoop:
+	VMOVUPS (SI), Y0
+	VMOVUPS (DX), Y1
+	VUNPCKLPS Y1, Y0, Y2
+	VUNPCKHPS Y1, Y0, Y3
+	VPERM2F128 $0x20, Y3, Y2, Y4
+	VPERM2F128 $0x31, Y3, Y2, Y5
+	VMOVUPS Y4, (DI)
+	VMOVUPS Y5, 32(DI)
+	ADDQ $32, SI
+	ADDQ $32, DX
+	ADDQ $64, DI
+	DECQ CX
+	JNZ illoop
+
+ildone:
+	VZEROUPPER
+	RET

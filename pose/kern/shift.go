@@ -81,6 +81,10 @@ func (c Conv) shiftGeom() shiftGeom {
 func (c Conv) padShift(g *shiftGeom, x, xp []float32) {
 	hw := c.InH * c.InW
 	s := g.s
+	if s == 2 {
+		c.padShift2(g, x, xp)
+		return
+	}
 	for ci := range c.InC {
 		img := x[ci*hw : (ci+1)*hw]
 		for by := range s {
@@ -117,6 +121,50 @@ func (c Conv) padShift(g *shiftGeom, x, xp []float32) {
 		}
 	}
 	clear(xp[c.InC*s*s*g.plane : g.size])
+}
+
+// padShift2 is padShift for stride 2: the rows of phase by are split
+// into their even and odd columns (planes (by, 0) and (by, 1)) by one
+// deal2 call per channel and phase, and only the padding is zeroed.
+func (c Conv) padShift2(g *shiftGeom, x, xp []float32) {
+	hw, w, wp, hz := c.InH*c.InW, c.InW, g.wp, g.hz
+	half := w / 2
+	for ci := range c.InC {
+		img := x[ci*hw : (ci+1)*hw]
+		for by := range 2 {
+			p0 := xp[(ci*2+by)*2*g.plane:][:g.plane]
+			p1 := xp[((ci*2+by)*2+1)*g.plane:][:g.plane]
+			// Image rows 2j+by, j < nrow, are plane rows r0+j.
+			r0 := -g.ayMin
+			nrow := max(0, min((c.InH-by+1)/2, g.rows-r0))
+			r1 := r0 + nrow
+			for _, p := range [2][]float32{p0, p1} {
+				clear(p[:r0*wp])
+				clear(p[r1*wp:])
+			}
+			if nrow == 0 {
+				continue
+			}
+			nc := [2]int{(w + 1) / 2, half}
+			for pr := r0; pr < r1; pr++ {
+				for b, p := range [2][]float32{p0, p1} {
+					row := p[pr*wp : (pr+1)*wp]
+					clear(row[:hz])
+					clear(row[hz+nc[b]:])
+				}
+			}
+			src := img[by*w:]
+			if half > 0 {
+				deal2(src, 2*w, p0[r0*wp+hz:], p1[r0*wp+hz:], wp, half, nrow)
+			}
+			if w%2 == 1 {
+				for j := range nrow {
+					p0[(r0+j)*wp+hz+half] = src[2*j*w+w-1]
+				}
+			}
+		}
+	}
+	clear(xp[c.InC*4*g.plane : g.size])
 }
 
 // shiftOffsets fills off (InC*KH*KW) with the offset of each im2col row
@@ -378,5 +426,139 @@ func rowsTilesNarrow(kb, kk, n int, xk []float32, off []int, bp, dwt []float32, 
 			microKernelRows(kb, xk, edge[:], bpan, tile[:], nr, false)
 			storeTile(dwt[co:], ldw, tile[:], nr, mm, nn, acc)
 		}
+	}
+}
+
+// BackwardData of the convolutions that are neither same() nor direct()
+// (strided or unpadded ones) runs on the padded phase-plane grid of
+// shiftGeom, as the adjoint of the shifted-image forward pass: with dy_i
+// written onto the grid (rows of wp, zero in the columns ox >= OutW),
+// col = Wᵀ × dy_i is one packed GEMM (kk × g.n), and im2col row r at grid
+// column q read padded-plane element off[r]+q, so col2im is one
+// contiguous vector add per row into the padded planes of the channel
+// (no masks, no strided scatter; the grid's extra columns of col are
+// exactly zero), followed by one pass that copies the planes' data
+// columns back into dx, interleaving the phases.
+
+// chanSpan returns the floats of the padded-plane gradient of one input
+// channel: its Stride² planes plus the slack that the last row of col
+// reaches past them.
+func (g *shiftGeom) chanSpan() int {
+	return g.s*g.s*g.plane + g.ld - g.n + g.hz + max(g.axMax, 0)
+}
+
+// backwardDataGrid is BackwardData on the grid; wp is Wᵀ (kk × OutC)
+// packed by prepackA.
+func (c Conv) backwardDataGrid(n int, dy, wp, dx []float32, ws *Workspace) {
+	inSz, outN, kk := c.InC*c.InH*c.InW, c.OutH()*c.OutW(), c.InC*c.KH*c.KW
+	g := c.shiftGeom()
+	off := growInt(&ws.off, kk)
+	c.shiftOffsets(&g, off)
+	off = off[:c.KH*c.KW] // channel 0's rows: the offsets inside a channel
+	gn, cs := g.n, g.chanSpan()
+	if n >= Workers() {
+		parallelFor(n, func(lo, hi, wk int) {
+			s := ws.w[wk]
+			dyp := grow(&s.dyg, c.OutC*gn)
+			col := grow(&s.col, kk*gn)
+			xg := grow(&s.g, cs)
+			for i := lo; i < hi; i++ {
+				c.gridDy(&g, dy[i*c.OutC*outN:(i+1)*c.OutC*outN], dyp)
+				gemm(&s.pack, kk, gn, c.OutC, opA{pre: wp}, opB{b: dyp, ldb: gn}, 0, col, gn, nil)
+				c.col2imGrid(&g, off, col, dx[i*inSz:(i+1)*inSz], xg, 0, c.InC)
+			}
+		})
+		return
+	}
+	dyp := grow(&ws.g, c.OutC*gn)
+	col := grow(&ws.col, kk*gn)
+	blocks := (gn + nr - 1) / nr
+	for i := range n {
+		c.gridDy(&g, dy[i*c.OutC*outN:(i+1)*c.OutC*outN], dyp)
+		parallelFor(blocks, func(lo, hi, wk int) {
+			j0, j1 := lo*nr, min(hi*nr, gn)
+			gemm(&ws.w[wk].pack, kk, j1-j0, c.OutC, opA{pre: wp}, opB{b: dyp[j0:], ldb: gn}, 0, col[j0:], gn, nil)
+		})
+		dxi := dx[i*inSz : (i+1)*inSz]
+		parallelFor(c.InC, func(lo, hi, wk int) {
+			c.col2imGrid(&g, off, col, dxi, grow(&ws.w[wk].g, cs), lo, hi)
+		})
+	}
+}
+
+// gridDy writes dy_i (OutC*OutH*OutW) onto the grid: row oy of channel
+// o at dst[o*g.n+oy*g.wp:], zero in the columns ox >= OutW (dst:
+// OutC*g.n).
+func (c Conv) gridDy(g *shiftGeom, dy, dst []float32) {
+	oh, ow, wp := c.OutH(), c.OutW(), g.wp
+	for o := range c.OutC {
+		src := dy[o*oh*ow : (o+1)*oh*ow]
+		d := dst[o*g.n : (o+1)*g.n]
+		for oy := range oh {
+			r := d[oy*wp : (oy+1)*wp]
+			copy(r, src[oy*ow:(oy+1)*ow])
+			clear(r[ow:])
+		}
+	}
+}
+
+// col2imGrid overwrites channels [c0, c1) of dx_i (InC*InH*InW) with the
+// adjoint of the grid's im2col applied to col (kk rows of g.n): off holds
+// the KH*KW offsets of a channel's rows in its padded planes, xg is
+// chanSpan floats of scratch.
+func (c Conv) col2imGrid(g *shiftGeom, off []int, col, dx, xg []float32, c0, c1 int) {
+	k2, gn, hw := c.KH*c.KW, g.n, c.InH*c.InW
+	xg = xg[:g.chanSpan()]
+	for ci := c0; ci < c1; ci++ {
+		clear(xg)
+		for t, o := range off {
+			r := ci*k2 + t
+			d := xg[o : o+gn]
+			addVec(d, col[r*gn:(r+1)*gn], d, false)
+		}
+		c.unpadShift(g, xg, dx[ci*hw:(ci+1)*hw])
+	}
+}
+
+// unpadShift is the adjoint of padShift for one channel: it overwrites
+// the image d (InH*InW) with the data columns of the channel's padded
+// planes xg, interleaving the phases; rows no plane holds are zeroed.
+func (c Conv) unpadShift(g *shiftGeom, xg, d []float32) {
+	s, w := g.s, c.InW
+	for iy := range c.InH {
+		row := d[iy*w : (iy+1)*w]
+		pr := iy/s - g.ayMin
+		if pr >= g.rows {
+			clear(row)
+			continue
+		}
+		base := (iy%s)*s*g.plane + pr*g.wp + g.hz
+		switch s {
+		case 1:
+			copy(row, xg[base:base+w])
+		case 2:
+			interleave2(row, xg[base:base+(w+1)/2], xg[base+g.plane:base+g.plane+w/2])
+		default:
+			for bx := range min(s, w) {
+				p := xg[base+bx*g.plane:]
+				for j, ix := 0, bx; ix < w; j, ix = j+1, ix+s {
+					row[ix] = p[j]
+				}
+			}
+		}
+	}
+}
+
+// interleave2Go is the portable interleave2.
+func interleave2Go(d, a, b []float32) {
+	h := len(d) / 2
+	a = a[:(len(d)+1)/2]
+	b = b[:h]
+	for t := range h {
+		d[2*t] = a[t]
+		d[2*t+1] = b[t]
+	}
+	if len(d)%2 == 1 {
+		d[2*h] = a[h]
 	}
 }
