@@ -7,43 +7,18 @@ import (
 )
 
 // refFilter returns the float64 filter and bias gradients of c for n
-// images: dw[o][ci][ky][kx] = Σ dy[o][oy][ox] x[ci][oy*s-p+ky][ox*s-p+kx]
-// (OIHW) and db[o] = Σ dy[o].
+// images: refConvFilter's dw and db[o] = Σ dy[o].
 func refFilter(c Conv, n int, x, dy []float32) (dw, db []float64) {
-	oh, ow := c.OutH(), c.OutW()
-	dw = make([]float64, c.OutC*c.InC*c.KH*c.KW)
+	outN := c.OutH() * c.OutW()
 	db = make([]float64, c.OutC)
 	for i := range n {
 		for o := range c.OutC {
-			g := dy[(i*c.OutC+o)*oh*ow : (i*c.OutC+o+1)*oh*ow]
-			for _, v := range g {
+			for _, v := range dy[(i*c.OutC+o)*outN : (i*c.OutC+o+1)*outN] {
 				db[o] += float64(v)
-			}
-			for ci := range c.InC {
-				img := x[(i*c.InC+ci)*c.InH*c.InW : (i*c.InC+ci+1)*c.InH*c.InW]
-				for ky := range c.KH {
-					for kx := range c.KW {
-						var s float64
-						for oy := range oh {
-							iy := oy*c.Stride - c.Pad + ky
-							if iy < 0 || iy >= c.InH {
-								continue
-							}
-							for ox := range ow {
-								ix := ox*c.Stride - c.Pad + kx
-								if ix < 0 || ix >= c.InW {
-									continue
-								}
-								s += float64(g[oy*ow+ox]) * float64(img[iy*c.InW+ix])
-							}
-						}
-						dw[((o*c.InC+ci)*c.KH+ky)*c.KW+kx] += s
-					}
-				}
 			}
 		}
 	}
-	return dw, db
+	return refConvFilter(c, n, to64(x), to64(dy)), db
 }
 
 // TestConvBackwardFilterCols checks BackwardFilter on filterCols (the

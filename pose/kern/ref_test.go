@@ -83,6 +83,49 @@ func refConv(c Conv, n int, x, w, bias []float64) []float64 {
 	return y
 }
 
+// convTaps calls fn for every multiply of a convolution over n images:
+// the indices of the output (yi), weight (wi) and input (xi) elements it
+// pairs, padding taps left out.
+func convTaps(c Conv, n int, fn func(yi, wi, xi int)) {
+	oh, ow := c.OutH(), c.OutW()
+	for i := range n {
+		for o := range c.OutC {
+			for oy := range oh {
+				for ox := range ow {
+					yi := ((i*c.OutC+o)*oh+oy)*ow + ox
+					for ci := range c.InC {
+						for ky := range c.KH {
+							for kx := range c.KW {
+								iy, ix := oy*c.Stride-c.Pad+ky, ox*c.Stride-c.Pad+kx
+								if iy < 0 || iy >= c.InH || ix < 0 || ix >= c.InW {
+									continue
+								}
+								fn(yi, ((o*c.InC+ci)*c.KH+ky)*c.KW+kx, ((i*c.InC+ci)*c.InH+iy)*c.InW+ix)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// refConvData returns BackwardData in float64: dx[xi] = Σ dy[yi] w[wi]
+// over the taps that read xi.
+func refConvData(c Conv, n int, dy, w []float64) []float64 {
+	dx := make([]float64, n*c.InC*c.InH*c.InW)
+	convTaps(c, n, func(yi, wi, xi int) { dx[xi] += dy[yi] * w[wi] })
+	return dx
+}
+
+// refConvFilter returns BackwardFilter's dw in float64: dw[wi] =
+// Σ dy[yi] x[xi] over the taps of weight wi.
+func refConvFilter(c Conv, n int, x, dy []float64) []float64 {
+	dw := make([]float64, c.OutC*c.InC*c.KH*c.KW)
+	convTaps(c, n, func(yi, wi, xi int) { dw[wi] += dy[yi] * x[xi] })
+	return dw
+}
+
 // refBN returns training-mode batch norm in float64 with its statistics
 // (mean, biased variance).
 func refBN(n, c, hw int, x, gamma, beta []float64, eps float64, relu bool) (y, mean, variance []float64) {

@@ -7,61 +7,6 @@ import (
 	"testing"
 )
 
-// refConvData returns BackwardData in float64: dx[ci][iy][ix] = Σ dy[o]
-// [oy][ox] w[o][ci][ky][kx] over the output pixels that read (iy, ix).
-func refConvData(c Conv, n int, dy, w []float64) []float64 {
-	oh, ow := c.OutH(), c.OutW()
-	dx := make([]float64, n*c.InC*c.InH*c.InW)
-	for i := range n {
-		for o := range c.OutC {
-			for oy := range oh {
-				for ox := range ow {
-					g := dy[((i*c.OutC+o)*oh+oy)*ow+ox]
-					for ci := range c.InC {
-						for ky := range c.KH {
-							for kx := range c.KW {
-								iy, ix := oy*c.Stride-c.Pad+ky, ox*c.Stride-c.Pad+kx
-								if iy < 0 || iy >= c.InH || ix < 0 || ix >= c.InW {
-									continue
-								}
-								dx[((i*c.InC+ci)*c.InH+iy)*c.InW+ix] += g * w[((o*c.InC+ci)*c.KH+ky)*c.KW+kx]
-							}
-						}
-					}
-				}
-			}
-		}
-	}
-	return dx
-}
-
-// refConvFilter returns BackwardFilter's dw in float64.
-func refConvFilter(c Conv, n int, x, dy []float64) []float64 {
-	oh, ow := c.OutH(), c.OutW()
-	dw := make([]float64, c.OutC*c.InC*c.KH*c.KW)
-	for i := range n {
-		for o := range c.OutC {
-			for oy := range oh {
-				for ox := range ow {
-					g := dy[((i*c.OutC+o)*oh+oy)*ow+ox]
-					for ci := range c.InC {
-						for ky := range c.KH {
-							for kx := range c.KW {
-								iy, ix := oy*c.Stride-c.Pad+ky, ox*c.Stride-c.Pad+kx
-								if iy < 0 || iy >= c.InH || ix < 0 || ix >= c.InW {
-									continue
-								}
-								dw[((o*c.InC+ci)*c.KH+ky)*c.KW+kx] += g * x[((i*c.InC+ci)*c.InH+iy)*c.InW+ix]
-							}
-						}
-					}
-				}
-			}
-		}
-	}
-	return dw
-}
-
 // stridedCases are strided and unpadded convolutions of odd and even
 // sizes: output widths 1 to 13 and 24, channel counts that are not
 // multiples of 6 or 16, pad 0 and 1, strides 2 and 3, 1×1 and 3×3.
