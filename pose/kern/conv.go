@@ -339,6 +339,8 @@ func (c Conv) BackwardFilter(n int, x, dy, dw, dbias []float32, ws *Workspace) {
 		parallelRun((kk+nr-1)/nr, j)
 		*j = convJob{}
 	case n >= Workers():
+		// 1×1 unpadded convolutions (filterColsOK takes the others):
+		// x_i is its own im2col matrix.
 		nw := chunks(n)
 		parallelFor(n, func(lo, hi, wk int) {
 			s := ws.w[wk]
@@ -360,16 +362,11 @@ func (c Conv) BackwardFilter(n int, x, dy, dw, dbias []float32, ws *Workspace) {
 				if g == 1 {
 					xi := x[i0*inSz : (i0+1)*inSz]
 					dyi := dy[i0*c.OutC*outN : (i0+1)*c.OutC*outN]
-					col := xi
-					if !c.direct() {
-						col = cols[:kk*outN]
-						c.unroll(xi, col, &s.g, 0, c.InC)
-					}
-					gemm(&s.pack, c.OutC, kk, outN, opA{alpha: 1, a: dyi, lda: outN}, opB{trans: true, b: col, ldb: outN}, beta, part, kk, nil)
+					gemm(&s.pack, c.OutC, kk, outN, opA{alpha: 1, a: dyi, lda: outN}, opB{trans: true, b: xi, ldb: outN}, beta, part, kk, nil)
 					continue
 				}
 				// A = [dy_i0 dy_i0+1 ...] (OutC × g*outN), B = the
-				// images' im2col matrices stacked along k.
+				// images stacked along k.
 				k := g * outN
 				dyg := grow(&s.dyg, c.OutC*k)
 				for t := range g {
@@ -378,11 +375,7 @@ func (c Conv) BackwardFilter(n int, x, dy, dw, dbias []float32, ws *Workspace) {
 					for o := range c.OutC {
 						copy(dyg[o*k+t*outN:o*k+(t+1)*outN], dyi[o*outN:(o+1)*outN])
 					}
-					if c.direct() {
-						copy(cols[t*kk*outN:(t+1)*kk*outN], xi)
-					} else {
-						c.unroll(xi, cols[t*kk*outN:(t+1)*kk*outN], &s.g, 0, c.InC)
-					}
+					copy(cols[t*kk*outN:(t+1)*kk*outN], xi)
 				}
 				pack := func(dst []float32, pc, jc, kb, nb int) { packColsT(dst, cols, g, kk, outN, pc, jc, kb, nb) }
 				gemm(&s.pack, c.OutC, kk, k, opA{alpha: 1, a: dyg, lda: k}, opB{pack: pack}, beta, part, kk, nil)

@@ -105,12 +105,9 @@ func (c Conv) padShift(g *shiftGeom, x, xp []float32) {
 					clear(row[:g.hz])
 					d := row[g.hz : g.hz+nc]
 					src := img[iy*c.InW : (iy+1)*c.InW]
-					switch s {
-					case 1:
+					if s == 1 {
 						copy(d, src)
-					case 2:
-						gather2(d, src[bx:bx+2*nc-1])
-					default:
+					} else {
 						for j := range d {
 							d[j] = src[j*s+bx]
 						}
